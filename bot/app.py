@@ -1,0 +1,153 @@
+"""The composition root: builds bot, dispatcher, database, desk, sender and scheduler together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.fsm_storage import DatabaseStorage
+from bot.sender import OutboxSender
+from bot.settings import TELEGRAM_API, Settings
+from handlers import build_router
+from handlers.render import Renderer
+from routing.classifier import Classifier, KeywordSet
+from routing.desk import Desk
+from routing.organisation import sync_organisation
+from routing.orgconfig import OrgConfig, load_org_config
+from routing.sla import WorkCalendar
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_classifier(config: OrgConfig) -> Classifier:
+    """The default keywords plus whatever the deployment adds in its file or keywords file."""
+    keywords = KeywordSet.defaults()
+    extra_path = config.keywords_path()
+    if extra_path is not None:
+        import yaml
+
+        keywords = keywords.merged(KeywordSet.from_mapping(
+            yaml.safe_load(extra_path.read_text(encoding="utf-8")) or {}))
+    if config.keywords:
+        keywords = keywords.merged(KeywordSet.from_mapping(config.keywords))
+    return Classifier(config.taxonomy(), keywords)
+
+
+@dataclass
+class App:
+    """One running huying: everything built once and handed to whoever needs it."""
+
+    settings: Settings
+    config: OrgConfig
+    engine: AsyncEngine
+    desk: Desk
+    bot: Bot
+    dispatcher: Dispatcher
+    sender: OutboxSender
+    scheduler: AsyncIOScheduler
+    uow: Callable[[], UnitOfWork]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start_background(self) -> None:
+        """Start the sender and the scheduler (the dispatcher is started by the caller)."""
+        self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        # A safety net: even if a wake-up is missed, the outbox is looked at regularly.
+        self.scheduler.add_job(self.sender.wake, "interval", seconds=5, id="outbox-sweep",
+                               replace_existing=True)
+        self.scheduler.start()
+
+    async def run_polling(self) -> None:
+        await self.start_background()
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await self.dispatcher.start_polling(
+                self.bot, allowed_updates=self.dispatcher.resolve_used_update_types(),
+                handle_signals=True,
+            )
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self.sender.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        self.tasks.clear()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    engine = create_engine(settings.db_url)
+    await upgrade(engine)
+    return engine
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    config: OrgConfig | None = None,
+) -> App:
+    """Load the organisation, migrate and sync the database, and wire everything together."""
+    config = config or load_org_config(settings.config_path)
+    engine = await open_database(settings)
+    sessions = session_factory(engine)
+    holder: dict[str, OutboxSender] = {}
+
+    def after_commit() -> None:
+        sender = holder.get("sender")
+        if sender is not None:
+            sender.wake()
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(sessions, after_commit)
+
+    async with uow() as work:
+        report = await sync_organisation(work, config)
+        await work.commit()
+    log.info("organisation loaded: %s areas, %s buildings, %s staff; moved %s",
+             report.areas, report.buildings, report.staff, list(report.moved_buildings))
+
+    calendar = WorkCalendar(config.timezone)
+    desk = Desk(uow, config, build_classifier(config), calendar, clock)
+    renderer = Renderer(config.timezone)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    if not token:
+        raise SystemExit("HUYING_TELEGRAM_TOKEN is not set: get a token from @BotFather, "
+                         "or try `huying demo`, which needs none.")
+    api = settings.telegram_api_url.rstrip("/")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api != TELEGRAM_API \
+        else AiohttpSession()
+    bot = Bot(token, session=session, default=DefaultBotProperties())
+    dispatcher = Dispatcher(storage=DatabaseStorage(uow))
+    dispatcher.include_router(build_router())
+    dispatcher["desk"] = desk
+    dispatcher["renderer"] = renderer
+    sender = OutboxSender(bot, uow, renderer, clock, batch=settings.sender_batch)
+    holder["sender"] = sender
+    scheduler = AsyncIOScheduler(timezone=config.timezone)
+    return App(settings=settings, config=config, engine=engine, desk=desk, bot=bot,
+               dispatcher=dispatcher, sender=sender, scheduler=scheduler, uow=uow)

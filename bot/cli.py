@@ -1,0 +1,139 @@
+"""The `huying` command: run, demo, check-config, classify, invite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from routing.orgconfig import ConfigError
+
+    settings = _settings()
+    _setup_logging(settings.log_level)
+
+    async def main() -> None:
+        app = await build_app(settings)
+        await app.run_polling()
+
+    try:
+        asyncio.run(main())
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    _setup_logging("WARNING")
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.app import build_classifier
+    from routing.orgconfig import ConfigError, load_org_config
+
+    try:
+        config = load_org_config(args.file)
+        build_classifier(config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:
+        print(f"{args.file}: keywords: {error}", file=sys.stderr)
+        return 1
+    people = config.all_people()
+    unbound = [p.key for p in people if p.telegram_id is None]
+    print(f"{args.file}: OK — {config.name}: {len(people)} staff"
+          + (f", {len(unbound)} to invite: {', '.join(unbound)}" if unbound else ""))
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from bot.app import build_classifier
+    from routing.orgconfig import load_org_config
+
+    config = load_org_config(args.config or _settings().config_path)
+    classifier = build_classifier(config)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        result = classifier.classify(text).as_json()
+        print(json.dumps(result, ensure_ascii=False), flush=False)
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from bot.app import open_database
+    from routing.organisation import issue_invite, sync_organisation
+    from routing.orgconfig import load_org_config
+    from storage.db import session_factory
+    from storage.uow import UnitOfWork
+
+    settings = _settings()
+    config = load_org_config(settings.config_path)
+
+    async def main() -> tuple[str | None, list[str]]:
+        engine = await open_database(settings)
+        try:
+            async with UnitOfWork(session_factory(engine)) as uow:
+                await sync_organisation(uow, config)
+                token = await issue_invite(uow, args.person)
+                await uow.commit()
+        finally:
+            await engine.dispose()
+        return token, [p.key for p in config.all_people()]
+
+    token, keys = asyncio.run(main())
+    if token is None:
+        print(f"unknown person '{args.person}'. Known: {', '.join(keys)}", file=sys.stderr)
+        return 1
+    username = settings.bot_username or "<your_bot>"
+    print(f"https://t.me/{username}?start=inv-{token}")
+    if not settings.bot_username:
+        print("(set HUYING_BOT_USERNAME to print the bot's real name in the link)",
+              file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="huying", description="呼应: residents' requests, "
+                                     "routed to grid workers and up the ladder.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (polling)").set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="play a scripted morning on the local emulator")
+    demo.add_argument("--verbose", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check-config", help="validate an organisation file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_check_config)
+    classify = sub.add_parser("classify", help="classify one text per stdin line as JSON lines")
+    classify.add_argument("--config", type=Path, default=None)
+    classify.set_defaults(func=cmd_classify)
+    invite = sub.add_parser("invite", help="print a one-time invite link for a staff member")
+    invite.add_argument("person", help="the person's key, e.g. songyun-1/陈亮")
+    invite.set_defaults(func=cmd_invite)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Emulator + bot in one process: used by `huying demo` and the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.app import App, build_app, system_clock
+from bot.emulator import BotApiEmulator
+from bot.emulator_client import EmulatorClient
+from bot.settings import Settings, example_config
+
+
+@dataclass
+class Harness:
+    """A running bot wired to a local emulator, and a client to play its users."""
+
+    app: App
+    emulator: BotApiEmulator
+    client: EmulatorClient
+    polling: asyncio.Task[None]
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the bot has taken every update and the outbox is empty."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            pending = await self.client.pending_updates()
+            async with self.app.uow() as uow:
+                queued = await uow.outbox.count("pending")
+            if pending == 0 and queued == 0:
+                await asyncio.sleep(0.05)
+                async with self.app.uow() as uow:
+                    if await uow.outbox.count("pending") == 0:
+                        return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the bot did not settle in time")
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    database_url: str,
+    *,
+    config: Path | None = None,
+    clock: Callable[[], datetime] = system_clock,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
+    """Start the emulator and the bot against it; stop both on exit."""
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    app = await build_app(
+        Settings(telegram_token=SecretStr(emulator.token), telegram_api_url=url,
+                 database_url=database_url, config=config or example_config(), **settings),
+        clock=clock,
+    )
+    await app.start_background()
+    polling = asyncio.create_task(app.dispatcher.start_polling(
+        app.bot, handle_signals=False, polling_timeout=1,
+        allowed_updates=app.dispatcher.resolve_used_update_types()))
+    client = EmulatorClient(url)
+    try:
+        yield Harness(app=app, emulator=emulator, client=client, polling=polling)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await app.dispatcher.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(polling, timeout=5)
+        await client.close()
+        await app.close()
+        await emulator.stop()

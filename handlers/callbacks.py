@@ -1,0 +1,58 @@
+"""Callback data of every button: typed, short, and treated as untrusted input.
+
+Protocol version 1. Prefixes: rq (request action), rt (rating), pc (pick community),
+pb (pick building), pg (pick grid for 转派). Each stays well under Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from routing.lifecycle import Action
+
+
+class Rating(StrEnum):
+    """A resident's verdict on a resolved request."""
+
+    SATISFIED = "s"
+    BASIC = "b"
+    DISSATISFIED = "d"
+
+    @property
+    def value_name(self) -> str:
+        return {"s": "satisfied", "b": "basic", "d": "dissatisfied"}[self.value]
+
+
+class RequestCB(CallbackData, prefix="rq1"):
+    """An action on a request by number."""
+
+    action: Action
+    number: int
+
+
+class RateCB(CallbackData, prefix="rt1"):
+    """A rating button under a resolved request."""
+
+    number: int
+    rating: Rating
+
+
+class CommunityCB(CallbackData, prefix="pc1"):
+    """A community in the building picker."""
+
+    community: str
+
+
+class BuildingCB(CallbackData, prefix="pb1"):
+    """A building in the building picker."""
+
+    code: str
+
+
+class GridCB(CallbackData, prefix="pg1"):
+    """A grid to reassign a request to."""
+
+    number: int
+    grid: str

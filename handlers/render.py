@@ -1,0 +1,217 @@
+"""Turning notices and request snapshots into texts and keyboards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers.callbacks import CommunityCB, BuildingCB, GridCB, RateCB, Rating, RequestCB
+from handlers.texts import ACTIONS, LEVELS, RATINGS, STATES, URGENCY, pick, t
+from routing.desk import Choice
+from routing.lifecycle import Action
+from routing.views import EventView, RequestView
+
+MAX_TEXT_IN_NOTICE = 2500
+TELEGRAM_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One Bot API call's worth: a text message, or a photo/voice/location/document."""
+
+    method: str  # message | photo | voice | location | document
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    file_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Renderer:
+    """Texts in the deployment's time zone."""
+
+    def __init__(self, timezone: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(timezone)
+
+    def when(self, iso: str | None, lang: str, now: datetime | None = None) -> str:
+        """A deadline as a person reads it: 今天 14:30, 11月26日 09:00."""
+        if not iso:
+            return "—"
+        moment = datetime.fromisoformat(iso).astimezone(self.tz)
+        today = (now or datetime.now(self.tz)).astimezone(self.tz).date()
+        clock = moment.strftime("%H:%M")
+        if moment.date() == today:
+            return f"今天 {clock}" if lang == "zh" else f"today {clock}"
+        if lang == "zh":
+            return f"{moment.month}月{moment.day}日 {clock}"
+        return f"{moment.strftime('%b')} {moment.day}, {clock}"
+
+    def notice(self, payload: dict[str, Any], lang: str) -> Rendered:
+        """The message for one outbox row."""
+        kind = str(payload["kind"])
+        if kind == "attachment":
+            return self._attachment(payload, lang)
+        view = RequestView.from_dict(payload["request"])
+        values = self._values(view, payload, lang)
+        key = kind
+        if kind == "submitted" and view.urgency == "urgent":
+            key = "submitted_urgent"
+        text = t(key, lang, **values)
+        return Rendered("message", fit(text), self.keyboard(str(payload.get("keyboard")), view,
+                                                             lang))
+
+    def _values(self, view: RequestView, payload: dict[str, Any], lang: str) -> dict[str, Any]:
+        step = str(payload.get("step", ""))
+        due = view.ack_due_at if view.state == "open" else view.resolve_due_at
+        timeline = [EventView(**e) for e in payload.get("timeline", [])]
+        rating = str(payload.get("rating", ""))
+        return {
+            "n": view.number,
+            "category": view.category_zh if lang == "zh" else view.category,
+            "urgency": pick(URGENCY, view.urgency, lang),
+            "icon": "🚨" if view.urgency == "urgent" else "",
+            "address": view.address,
+            "text": clip(view.text or "（无文字，见附件）", MAX_TEXT_IN_NOTICE),
+            "holder": holder_label(view, lang),
+            "grid": view.grid,
+            "who": payload.get("who", ""),
+            "note": payload.get("note", ""),
+            "reason": payload.get("reason", ""),
+            "detail": payload.get("detail") or f"{payload.get('detail_attachments', 0)} 个附件",
+            "rating": pick(RATINGS, rating, lang),
+            "step": pick(ACTIONS, step, lang),
+            "due": self.when(due, lang),
+            "timeline": self.timeline(timeline, lang),
+            "state": pick(STATES, view.state, lang),
+        }
+
+    def _attachment(self, payload: dict[str, Any], lang: str) -> Rendered:
+        item = payload["attachment"]
+        caption = t("attachment", lang, n=payload.get("number", ""))
+        kind = item["kind"]
+        if kind == "location":
+            extra = item.get("extra", {})
+            return Rendered("location", caption, latitude=float(extra["latitude"]),
+                            longitude=float(extra["longitude"]))
+        return Rendered(kind if kind in ("photo", "voice", "document") else "document", caption,
+                        file_id=item.get("file_id"))
+
+    def timeline(self, events: Sequence[EventView], lang: str) -> str:
+        lines = []
+        for e in events:
+            if e.action == "classified":
+                continue
+            moment = datetime.fromisoformat(e.at).astimezone(self.tz).strftime("%m-%d %H:%M")
+            note = f"：{clip(e.note, 200)}" if e.note else ""
+            lines.append(f"· {moment} {e.actor} {pick(ACTIONS, e.action, lang)}{note}")
+        return "\n".join(lines) or "—"
+
+    def line(self, view: RequestView, lang: str) -> str:
+        """One request in a list."""
+        urgent = "🚨" if view.urgency == "urgent" else ""
+        return (f"{urgent}#{view.number} {pick(STATES, view.state, lang)}｜"
+                f"{view.category_zh if lang == 'zh' else view.category}｜{view.address}｜"
+                f"{clip(view.text.splitlines()[0] if view.text else '', 30)}")
+
+    def listing(self, title: str, views: Sequence[RequestView], lang: str) -> str:
+        return fit("\n".join([title, *(self.line(v, lang) for v in views)]))
+
+    def detail(self, view: RequestView, events: Sequence[EventView], lang: str) -> str:
+        head = (f"#{view.number}｜{pick(STATES, view.state, lang)}｜"
+                f"{pick(URGENCY, view.urgency, lang)}｜{view.category_zh}\n"
+                f"{view.address}\n{clip(view.text, MAX_TEXT_IN_NOTICE)}\n"
+                f"{holder_label(view, lang)}\n{t('timeline_title', lang)}\n")
+        return fit(head + self.timeline(events, lang))
+
+    # ----- keyboards -------------------------------------------------------------------
+
+    def keyboard(self, kind: str, view: RequestView, lang: str) -> InlineKeyboardMarkup | None:
+        n = view.number
+        if kind == "worker":
+            return worker_keyboard(n, lang, accepted=view.state == "accepted")
+        if kind == "supervisor":
+            return supervisor_keyboard(n, lang)
+        if kind == "rating":
+            return rating_keyboard(n, lang)
+        if kind == "resident":
+            return resident_keyboard(n, lang)
+        return None
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
+def _act(key: str, action: Action, number: int, lang: str) -> InlineKeyboardButton:
+    return _button(t(key, lang), RequestCB(action=action, number=number).pack())
+
+
+def worker_keyboard(number: int, lang: str, *, accepted: bool = False) -> InlineKeyboardMarkup:
+    first = [] if accepted else [_act("btn_accept", Action.ACCEPT, number, lang)]
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [*first, _act("btn_resolve", Action.RESOLVE, number, lang)],
+        [_act("btn_escalate", Action.ESCALATE, number, lang),
+         _act("btn_return", Action.RETURN, number, lang)],
+    ])
+
+
+def supervisor_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_act("btn_take", Action.TAKE_OVER, number, lang),
+         _act("btn_urge", Action.URGE, number, lang)],
+        [_act("btn_hand_back", Action.HAND_BACK, number, lang),
+         _act("btn_resolve", Action.RESOLVE, number, lang),
+         _act("btn_escalate", Action.ESCALATE, number, lang)],
+        [_act("btn_reassign", Action.REASSIGN, number, lang)],
+    ])
+
+
+def rating_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(t("btn_satisfied", lang), RateCB(number=number, rating=Rating.SATISFIED).pack()),
+        _button(t("btn_basic", lang), RateCB(number=number, rating=Rating.BASIC).pack()),
+        _button(t("btn_dissatisfied", lang),
+                RateCB(number=number, rating=Rating.DISSATISFIED).pack()),
+    ]])
+
+
+def resident_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _act("btn_progress", Action.SHOW, number, lang),
+        _act("btn_withdraw", Action.WITHDRAW, number, lang),
+    ]])
+
+
+def choices_keyboard(choices: Sequence[Choice], kind: str, number: int = 0) -> InlineKeyboardMarkup:
+    """Picker buttons, two a row."""
+    buttons = []
+    for c in choices:
+        if kind == "community":
+            data = CommunityCB(community=c.id).pack()
+        elif kind == "building":
+            data = BuildingCB(code=c.id).pack()
+        else:
+            data = GridCB(number=number, grid=c.id).pack()
+        buttons.append(_button(c.label, data))
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
+def holder_label(view: RequestView, lang: str) -> str:
+    level = pick(LEVELS, view.level_kind, lang)
+    if view.level == 0:
+        return f"网格员{view.holder}" if lang == "zh" else f"grid worker {view.holder}"
+    return f"{level}（{view.holder}）" if lang == "zh" else f"the {level} ({view.holder})"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit(text: str) -> str:
+    """Keep within Telegram's message limit (issue 4 splits long texts properly)."""
+    return clip(text, TELEGRAM_LIMIT)

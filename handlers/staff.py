@@ -1,0 +1,189 @@
+"""The staff side of the chat: grid workers and supervisors acting on requests.
+
+    button 受理/接管 ───────────────────────────▶ done
+    button 办结/上报/退回/督办/交回 ──▶ type a note ──▶ done   (/cancel leaves it)
+    button 转派 ──▶ pick a grid ──▶ done
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, TelegramObject
+
+from handlers.callbacks import GridCB, RequestCB
+from handlers.refusals import refusal_text
+from handlers.render import Renderer, choices_keyboard, holder_label, worker_keyboard
+from handlers.texts import t
+from routing.desk import Desk, Outcome, Person
+from routing.lifecycle import Action
+
+router = Router(name=__name__)
+MAX_NOTE = 1000
+
+# Actions that need a typed note, with the prompt and the use case that takes it.
+NOTE_PROMPTS = {
+    Action.RESOLVE: "ask_resolve",
+    Action.ESCALATE: "ask_escalate",
+    Action.RETURN: "ask_return",
+    Action.URGE: "ask_urge",
+    Action.HAND_BACK: "ask_hand_back",
+}
+STAFF_ACTIONS = set(NOTE_PROMPTS) | {Action.ACCEPT, Action.TAKE_OVER, Action.REASSIGN}
+
+
+class StaffForm(StatesGroup):
+    """A staff member typing the note an action needs."""
+
+    note = State()
+
+
+class IsStaff(Filter):
+    """Passes for accounts bound to a staff post."""
+
+    async def __call__(self, event: TelegramObject, desk: Desk, person: Person) -> bool:
+        return bool(await desk.roles(person.telegram_id))
+
+
+router.message.filter(IsStaff())
+router.callback_query.filter(IsStaff())
+
+
+def _with_note(desk: Desk, action: Action) -> Callable[[Person, int, str], Awaitable[Outcome]]:
+    return {
+        Action.RESOLVE: desk.resolve,
+        Action.ESCALATE: desk.escalate,
+        Action.RETURN: desk.return_request,
+        Action.URGE: desk.urge,
+        Action.HAND_BACK: desk.hand_back,
+    }[action]
+
+
+def _done_text(action: Action, outcome: Outcome, lang: str, **extra: Any) -> str:
+    view = outcome.view
+    n = view.number if view else 0
+    holder = holder_label(view, lang) if view else ""
+    key = {
+        Action.ACCEPT: "done_accept", Action.RESOLVE: "done_resolve",
+        Action.ESCALATE: "done_escalate", Action.RETURN: "done_return",
+        Action.URGE: "done_urge", Action.TAKE_OVER: "done_take",
+        Action.HAND_BACK: "done_hand_back", Action.REASSIGN: "done_reassign",
+    }[action]
+    return t(key, lang, n=n, holder=holder, grid=view.grid if view else "", **extra)
+
+
+@router.callback_query(RequestCB.filter(F.action.in_(STAFF_ACTIONS)))
+async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: Person,
+                       lang: str, desk: Desk, state: FSMContext) -> None:
+    """Re-check on the server that this person may do this now, then act or ask for a note."""
+    action, number = callback_data.action, callback_data.number
+    message = query.message if isinstance(query.message, Message) else None
+    if action == Action.ACCEPT or action == Action.TAKE_OVER:
+        use_case = desk.accept if action == Action.ACCEPT else desk.take_over
+        outcome = await use_case(person, number)
+        if not outcome.ok:
+            await query.answer(refusal_text(outcome, number, lang), show_alert=True)
+            return
+        await query.answer(_done_text(action, outcome, lang))
+        if message is not None:
+            await message.edit_reply_markup(
+                reply_markup=worker_keyboard(number, lang, accepted=True))
+        return
+    check = await desk.may(person.telegram_id, action, number)
+    if not check.ok:
+        await query.answer(refusal_text(check, number, lang), show_alert=True)
+        return
+    await query.answer()
+    if action == Action.REASSIGN:
+        grids = await desk.grids_for_reassign(person.telegram_id, number)
+        if message is not None:
+            if not grids:
+                await message.answer(t("no_grids", lang))
+            else:
+                await message.answer(t("pick_grid", lang, n=number),
+                                     reply_markup=choices_keyboard(grids, "grid", number))
+        return
+    await state.set_state(StaffForm.note)
+    origin = [message.chat.id, message.message_id] if message is not None else None
+    await state.update_data(number=number, action=action.value, origin=origin)
+    if message is not None:
+        await message.answer(t(NOTE_PROMPTS[action], lang, n=number))
+
+
+@router.message(StaffForm.note, F.text & ~F.text.startswith("/"))
+async def note_typed(message: Message, person: Person, lang: str, desk: Desk,
+                     state: FSMContext) -> None:
+    data = await state.get_data()
+    await state.clear()
+    action, number = Action(data["action"]), int(data["number"])
+    outcome = await _with_note(desk, action)(person, number, (message.text or "")[:MAX_NOTE])
+    if not outcome.ok:
+        await message.answer(refusal_text(outcome, number, lang))
+        return
+    await message.answer(_done_text(action, outcome, lang))
+    origin = data.get("origin")
+    if origin and action != Action.URGE and message.bot is not None:
+        # The buttons under the original message no longer fit; a stale press would be refused
+        # anyway, but removing them saves the worker a confusing tap.
+        try:
+            await message.bot.edit_message_reply_markup(
+                chat_id=origin[0], message_id=origin[1], reply_markup=None)
+        except Exception:  # the message may be too old or already edited
+            pass
+
+
+@router.message(StaffForm.note)
+async def note_not_text(message: Message, lang: str) -> None:
+    await message.answer(t("refuse_empty", lang))
+
+
+@router.callback_query(GridCB.filter())
+async def grid_picked(query: CallbackQuery, callback_data: GridCB, person: Person, lang: str,
+                      desk: Desk) -> None:
+    outcome = await desk.reassign(person, callback_data.number, callback_data.grid)
+    if not outcome.ok:
+        await query.answer(refusal_text(outcome, callback_data.number, lang), show_alert=True)
+        return
+    await query.answer(_done_text(Action.REASSIGN, outcome, lang))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_done_text(Action.REASSIGN, outcome, lang))
+
+
+@router.message(Command("tasks"))
+async def tasks(message: Message, person: Person, lang: str, desk: Desk,
+                renderer: Renderer) -> None:
+    views = await desk.tasks(person.telegram_id)
+    if not views:
+        await message.answer(t("tasks_none", lang))
+        return
+    await message.answer(renderer.listing(t("tasks_title", lang), views, lang))
+
+
+@router.message(Command("open", "overdue"))
+async def area_lists(message: Message, person: Person, lang: str, desk: Desk,
+                     renderer: Renderer) -> None:
+    overdue = (message.text or "").startswith("/overdue")
+    views = await desk.area_requests(person.telegram_id, overdue=overdue)
+    prefix = "overdue" if overdue else "open"
+    if not views:
+        await message.answer(t(f"{prefix}_none", lang))
+        return
+    await message.answer(renderer.listing(t(f"{prefix}_title", lang), views, lang))
+
+
+@router.message(F.text & ~F.text.startswith("/"))
+async def plain_text(message: Message, lang: str) -> None:
+    await message.answer(t("staff_plain_text", lang))
+
+
+async def staff_only(message: Message, lang: str) -> None:
+    await message.answer(t("staff_only", lang))
+
+
+residents_asking_staff_commands = Router(name=f"{__name__}.not_staff")
+residents_asking_staff_commands.message.register(staff_only, Command("tasks", "open", "overdue"))

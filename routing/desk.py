@@ -1,0 +1,730 @@
+"""The use cases: what residents, workers and supervisors can do, each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from routing.classifier import Classifier
+from routing.lifecycle import (
+    ACTIVE,
+    LEVEL_ORDER,
+    TERMINAL,
+    Action,
+    Level,
+    Placement,
+    Refusal,
+    Role,
+    State,
+    check,
+    next_level,
+    previous_level,
+    supervises,
+)
+from routing.notices import Keyboard, Notice, Notifier, Priority, priority_for
+from routing.orgconfig import OrgConfig
+from routing.sla import WorkCalendar
+from routing.taxonomy import Taxonomy, Urgency
+from routing.views import EventView, RequestView, area_name, event_views, request_view
+from storage.models import Attachment, PendingMessage, Request, RequestEvent, Resident, Staff
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+Clock = Callable[[], datetime]
+MAX_NOTE = 1000
+RATINGS = ("satisfied", "basic", "dissatisfied")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who is acting, as the chat layer knows them."""
+
+    telegram_id: int
+    name: str = ""
+    language: str = "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What a resident sent: text and any photo, voice, location or document."""
+
+    text: str
+    attachments: tuple[tuple[str, str | None, dict[str, Any]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip() and not self.attachments
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"text": self.text, "attachments": [list(a) for a in self.attachments]}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Incoming:
+        items = tuple((a[0], a[1], dict(a[2])) for a in payload.get("attachments", []))
+        return cls(text=str(payload.get("text", "")), attachments=items)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of a use case: the request as it now is, or why nothing changed."""
+
+    view: RequestView | None = None
+    refusal: Refusal | None = None
+    state: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+@dataclass(frozen=True, slots=True)
+class BindOutcome:
+    """Where a resident is now bound, and the kept messages submitted on binding."""
+
+    refusal: Refusal | None
+    building: str = ""
+    community: str = ""
+    worker: str = ""
+    submitted: tuple[RequestView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An option for a picker button (a community, building or grid)."""
+
+    id: str
+    label: str
+
+
+def _refused(refusal: Refusal, request: Request | None = None, **info: Any) -> Outcome:
+    return Outcome(refusal=refusal, state=request.state if request else None, info=info)
+
+
+class Desk:
+    """Entry point of the domain: the chat layer calls one method per user action."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        config: OrgConfig,
+        classifier: Classifier,
+        calendar: WorkCalendar,
+        clock: Clock,
+    ) -> None:
+        self.uow = uow
+        self.config = config
+        self.taxonomy: Taxonomy = config.taxonomy()
+        self.classifier = classifier
+        self.calendar = calendar
+        self.clock = clock
+
+    # ----- who is who -------------------------------------------------------------------
+
+    async def roles(self, telegram_id: int) -> list[Role]:
+        """The posts this Telegram account holds (none for a resident)."""
+        async with self.uow() as uow:
+            return _roles(await uow.staff.by_telegram_id(telegram_id))
+
+    async def bind_staff(self, person: Person, token: str) -> Outcome:
+        """Bind a Telegram account to the staff entry of a one-time invite."""
+        async with self.uow() as uow:
+            staff = await uow.staff.by_invite(token)
+            if staff is None:
+                return _refused(Refusal.NOT_FOUND)
+            staff.telegram_id = person.telegram_id
+            staff.invite_token = None
+            unit = await area_name(uow, staff.unit_id) if staff.unit_kind != "department" else ""
+            await uow.commit()
+            return Outcome(info={"name": staff.name, "role": staff.role, "unit": unit or
+                                 staff.unit_id})
+
+    # ----- residents --------------------------------------------------------------------
+
+    async def communities(self) -> list[Choice]:
+        async with self.uow() as uow:
+            return [Choice(a.id, a.name) for a in await uow.organisation.of_kind("community")]
+
+    async def buildings(self, community_id: str) -> list[Choice]:
+        async with self.uow() as uow:
+            grids = await uow.organisation.children(community_id, "grid")
+            rows = await uow.organisation.buildings_of_grids([g.id for g in grids])
+            return [Choice(b.code, b.name) for b in rows]
+
+    async def resident_building(self, telegram_id: int) -> str | None:
+        async with self.uow() as uow:
+            resident = await uow.residents.get(telegram_id)
+            if resident is None or resident.building_code is None:
+                return None
+            building = await uow.organisation.building(resident.building_code)
+            if building is None or not building.active:
+                return None
+            grid = await uow.organisation.area(building.grid_id)
+            community = await area_name(uow, grid.parent_id) if grid and grid.parent_id else ""
+            return f"{community}{building.name}"
+
+    async def bind(self, person: Person, code: str) -> BindOutcome:
+        """Bind a resident to a building by its code; submit what they sent before binding."""
+        async with self.uow() as uow:
+            building = await uow.organisation.building(code.strip())
+            if building is None or not building.active:
+                return BindOutcome(refusal=Refusal.UNKNOWN_BUILDING)
+            resident = await self._resident(uow, person)
+            resident.building_code = building.code
+            resident.bound_at = self.clock()
+            grid = await uow.organisation.area(building.grid_id)
+            community = await area_name(uow, grid.parent_id) if grid and grid.parent_id else ""
+            workers = [s for s in await uow.staff.of_unit("grid", building.grid_id)
+                       if s.role == "worker"]
+            submitted = []
+            for kept in await uow.residents.take_pending(person.telegram_id):
+                request = await self._create(uow, resident, Incoming.from_payload(kept.payload))
+                submitted.append(await request_view(uow, request, self.taxonomy))
+            await uow.commit()
+            return BindOutcome(
+                refusal=None, building=building.name, community=community,
+                worker="、".join(w.name for w in workers), submitted=tuple(submitted),
+            )
+
+    async def submit(self, person: Person, incoming: Incoming) -> Outcome:
+        """A resident's message becomes a routed request (or is kept until they bind)."""
+        if incoming.empty:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            resident = await self._resident(uow, person)
+            building = (
+                await uow.organisation.building(resident.building_code)
+                if resident.building_code else None
+            )
+            if building is None or not building.active:
+                await uow.residents.keep_pending(
+                    PendingMessage(resident_id=person.telegram_id, payload=incoming.as_payload(),
+                                   created_at=self.clock())
+                )
+                await uow.commit()
+                return _refused(Refusal.NOT_BOUND)
+            request = await self._create(uow, resident, incoming)
+            view = await request_view(uow, request, self.taxonomy)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def add_detail(self, person: Person, number: int, incoming: Incoming) -> Outcome:
+        """A resident's reply to a message about their request adds to that request."""
+        async with self.uow() as uow:
+            request = await uow.requests.get(number, for_update=True)
+            if request is None or request.resident_id != person.telegram_id:
+                return _refused(Refusal.NOT_FOUND)
+            if request.state not in ACTIVE:
+                return _refused(Refusal.WRONG_STATE, request)
+            now = self.clock()
+            if incoming.text:
+                request.text = f"{request.text}\n[补充] {incoming.text}".strip()
+            for kind, file_id, extra in incoming.attachments:
+                request.attachments.append(
+                    Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now)
+                )
+            request.updated_at = now
+            await self._event(uow, request, "resident", str(person.telegram_id), person.name,
+                              "detail", incoming.text or _describe(incoming))
+            await uow.session.flush()
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff(await notify.holders(request), Notice.DETAIL, view,
+                         priority=priority_for(request), detail=incoming.text,
+                         detail_attachments=len(incoming.attachments))
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def linked_request(self, chat_id: int, message_id: int) -> int | None:
+        async with self.uow() as uow:
+            return await uow.requests.linked_request(chat_id, message_id)
+
+    async def withdraw(self, person: Person, number: int) -> Outcome:
+        async with self.uow() as uow:
+            request = await uow.requests.get(number, for_update=True)
+            if request is None or request.resident_id != person.telegram_id:
+                return _refused(Refusal.NOT_FOUND)
+            if request.state not in ACTIVE:
+                return _refused(Refusal.WRONG_STATE, request)
+            notify = Notifier(uow, self.clock)
+            holders = await notify.holders(request)
+            await self._move(uow, request, State.WITHDRAWN, "resident", str(person.telegram_id),
+                             person.name, "withdrawn", "")
+            request.closed_at = self.clock()
+            view = await request_view(uow, request, self.taxonomy)
+            notify.staff(holders + await notify.first_receiver(request), Notice.WITHDRAWN, view)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def rate(self, person: Person, number: int, rating: str, reason: str = "") -> Outcome:
+        """满意/基本满意 closes the request; 不满意 (with a reason) reopens it to its holder."""
+        if rating not in RATINGS:
+            return _refused(Refusal.WRONG_STATE)
+        async with self.uow() as uow:
+            request = await uow.requests.get(number, for_update=True)
+            if request is None or request.resident_id != person.telegram_id:
+                return _refused(Refusal.NOT_FOUND)
+            if request.state != State.RESOLVED:
+                return _refused(Refusal.ALREADY_DONE if request.state == State.CLOSED
+                                else Refusal.WRONG_STATE, request)
+            notify = Notifier(uow, self.clock)
+            now = self.clock()
+            if rating == "dissatisfied":
+                target = State.ACCEPTED if request.holder_id else State.OPEN
+                await self._move(uow, request, target, "resident", str(person.telegram_id),
+                                 person.name, "reopened", reason[:MAX_NOTE])
+                request.resolved_at = None
+                self._fresh_windows(request, now, acknowledged=target == State.ACCEPTED)
+                view = await request_view(uow, request, self.taxonomy)
+                people = await notify.holders(request) + await notify.first_receiver(request)
+                notify.staff(people, Notice.REOPENED, view, keyboard=_staff_keyboard(request),
+                             priority=priority_for(request, escalation=True), reason=reason)
+            else:
+                request.rating = rating
+                request.closed_at = now
+                await self._move(uow, request, State.CLOSED, "resident", str(person.telegram_id),
+                                 person.name, "rated", rating)
+                view = await request_view(uow, request, self.taxonomy)
+                people = await notify.holders(request) + await notify.first_receiver(request)
+                notify.staff(people, Notice.RATED, view, rating=rating)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def my_requests(self, telegram_id: int) -> list[RequestView]:
+        async with self.uow() as uow:
+            rows = await uow.requests.of_resident(telegram_id)
+            return [await request_view(uow, r, self.taxonomy) for r in rows]
+
+    # ----- staff ------------------------------------------------------------------------
+
+    async def may(self, telegram_id: int, action: Action, number: int) -> Outcome:
+        """Check, without changing anything, that this account may take this action now."""
+        async with self.uow() as uow:
+            request = await uow.requests.get(number)
+            if request is None:
+                return _refused(Refusal.NOT_FOUND)
+            if action == Action.RATE or action == Action.WITHDRAW:
+                ok = request.resident_id == telegram_id and request.state in (
+                    {State.RESOLVED} if action == Action.RATE else ACTIVE)
+                if request.resident_id != telegram_id:
+                    return _refused(Refusal.NOT_FOUND)
+                return Outcome(state=request.state) if ok else _refused(
+                    Refusal.ALREADY_DONE if request.state in TERMINAL else Refusal.WRONG_STATE,
+                    request)
+            roles = _roles(await uow.staff.by_telegram_id(telegram_id))
+            _, refusal = check(action, roles, _placement(request))
+            if refusal is None and action == Action.ESCALATE and next_level(
+                    request.ladder, request.level) is None:
+                refusal = Refusal.TOP_OF_LADDER
+            if refusal is None and action == Action.HAND_BACK and request.level == 0:
+                refusal = Refusal.BOTTOM_OF_LADDER
+            if refusal is not None:
+                return _refused(refusal, request)
+            return Outcome(view=await request_view(uow, request, self.taxonomy),
+                           state=request.state)
+
+    async def accept(self, person: Person, number: int) -> Outcome:
+        """受理: the holder takes the request on; the resident hears who has it."""
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.ACCEPT, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            request.holder_id = staff.id
+            if request.first_receiver_id is None:
+                request.first_receiver_id = staff.id
+            request.accepted_at = self.clock()
+            await self._move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
+                             "accepted", "")
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            await notify.resident(request, Notice.ACCEPTED, view, who=staff.name)
+            notify.staff(await notify.first_receiver(request), Notice.STEP, view,
+                         skip=person.telegram_id, step="accepted", who=staff.name)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def resolve(self, person: Person, number: int, note: str) -> Outcome:
+        """办结 with a note of what was done; the resident is asked to rate it."""
+        note = note.strip()[:MAX_NOTE]
+        if not note:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.RESOLVE, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            now = self.clock()
+            request.holder_id = request.holder_id or staff.id
+            request.resolved_at = now
+            request.accepted_at = request.accepted_at or now
+            await self._move(uow, request, State.RESOLVED, "staff", staff.key, staff.name,
+                             "resolved", note)
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            await notify.resident(request, Notice.RESOLVED, view, keyboard=Keyboard.RATING,
+                                  note=note, who=staff.name)
+            notify.staff(await notify.first_receiver(request), Notice.STEP, view,
+                         skip=person.telegram_id, step="resolved", who=staff.name, note=note)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def escalate(self, person: Person, number: int, reason: str) -> Outcome:
+        """上报: the request climbs to the next rung of its ladder, whose supervisors are alerted."""
+        reason = reason.strip()[:MAX_NOTE]
+        if not reason:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.ESCALATE, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            target = next_level(request.ladder, request.level)
+            if target is None:
+                return _refused(Refusal.TOP_OF_LADDER, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            await self._raise_to(uow, request, target, staff, "escalated", reason,
+                                 Notice.ESCALATED, skip=person.telegram_id)
+            view = await request_view(uow, request, self.taxonomy)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def return_request(self, person: Person, number: int, reason: str) -> Outcome:
+        """退回: a worker says the request is not their grid's; the community re-routes it."""
+        reason = reason.strip()[:MAX_NOTE]
+        if not reason:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.RETURN, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            target = next_level(request.ladder, 0) or Level.COMMUNITY.rank
+            await self._raise_to(uow, request, target, staff, "returned", reason,
+                                 Notice.RETURNED, skip=person.telegram_id)
+            view = await request_view(uow, request, self.taxonomy)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def take_over(self, person: Person, number: int) -> Outcome:
+        """接管: a supervisor holds the request personally."""
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.TAKE_OVER, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            if request.holder_id == staff.id and request.state == State.ACCEPTED:
+                return _refused(Refusal.ALREADY_DONE, request)
+            notify = Notifier(uow, self.clock)
+            before = await notify.holders(request)
+            request.holder_id = staff.id
+            request.level = max(request.level, Level(role.unit_kind).rank)
+            request.accepted_at = self.clock()
+            await self._move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
+                             "taken_over", "")
+            view = await request_view(uow, request, self.taxonomy)
+            await notify.resident(request, Notice.ACCEPTED, view, who=staff.name)
+            notify.staff(before + await notify.first_receiver(request), Notice.TAKEN_OVER, view,
+                         skip=person.telegram_id, who=staff.name)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def urge(self, person: Person, number: int, instruction: str) -> Outcome:
+        """督办: a supervisor presses whoever works on the request, with an instruction."""
+        instruction = instruction.strip()[:MAX_NOTE]
+        if not instruction:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.URGE, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            await self._event(uow, request, "staff", staff.key, staff.name, "urged", instruction)
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            people = await notify.holders(request) + await notify.first_receiver(request)
+            notify.staff(people, Notice.URGED, view, keyboard=_staff_keyboard(request),
+                         priority=Priority.ESCALATION, skip=person.telegram_id,
+                         who=staff.name, note=instruction)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def hand_back(self, person: Person, number: int, instruction: str) -> Outcome:
+        """退回下级: the request goes one rung down with the supervisor's instruction."""
+        instruction = instruction.strip()[:MAX_NOTE]
+        if not instruction:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.HAND_BACK, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            if request.level == 0:
+                return _refused(Refusal.BOTTOM_OF_LADDER, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            request.level = previous_level(request.ladder, request.level)
+            request.holder_id = None
+            if request.level == 0 and request.first_receiver_id is not None:
+                first = await uow.staff.get(request.first_receiver_id)
+                if first is not None and first.active and first.unit_id == request.grid_id:
+                    request.holder_id = first.id
+            self._fresh_windows(request, self.clock(), acknowledged=False)
+            await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name,
+                             "handed_back", instruction)
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff(await notify.holders(request), Notice.HANDED_BACK, view,
+                         keyboard=_staff_keyboard(request), priority=Priority.ESCALATION,
+                         with_attachments=True, skip=person.telegram_id, who=staff.name,
+                         note=instruction)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def grids_for_reassign(self, telegram_id: int, number: int) -> list[Choice]:
+        """The grids a supervisor may send this request to."""
+        async with self.uow() as uow:
+            request = await uow.requests.get(number)
+            if request is None:
+                return []
+            roles = [r for r in _roles(await uow.staff.by_telegram_id(telegram_id))
+                     if supervises(r, _placement(request))]
+            if not roles:
+                return []
+            grids = await self._grids_under(uow, roles)
+            return [Choice(g.id, g.name) for g in grids]
+
+    async def reassign(self, person: Person, number: int, grid_id: str) -> Outcome:
+        """转派: a supervisor sends the request to the right grid in their area."""
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.REASSIGN, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            roles = _roles(await uow.staff.by_telegram_id(person.telegram_id))
+            allowed = {g.id for g in await self._grids_under(
+                uow, [r for r in roles if supervises(r, _placement(request))])}
+            if grid_id not in allowed:
+                return _refused(Refusal.NOT_YOURS, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            grid = await uow.organisation.area(grid_id)
+            community = await uow.organisation.area(grid.parent_id or "") if grid else None
+            if grid is None or community is None:
+                return _refused(Refusal.NOT_FOUND, request)
+            request.grid_id, request.community_id = grid.id, community.id
+            request.town_id = community.parent_id or request.town_id
+            request.level = 0
+            workers = [s for s in await uow.staff.of_unit("grid", grid.id) if s.role == "worker"]
+            request.holder_id = workers[0].id if workers else None
+            request.first_receiver_id = request.holder_id
+            self._fresh_windows(request, self.clock(), acknowledged=False)
+            await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name,
+                             "reassigned", grid.name)
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff(await notify.holders(request), Notice.ASSIGNED, view,
+                         keyboard=Keyboard.WORKER, priority=priority_for(request),
+                         with_attachments=True)
+            await notify.resident(request, Notice.REASSIGNED_RESIDENT, view)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def tasks(self, telegram_id: int) -> list[RequestView]:
+        """/tasks: what a grid worker (or a supervisor personally) holds."""
+        async with self.uow() as uow:
+            staff = await uow.staff.by_telegram_id(telegram_id)
+            grid_ids = [s.unit_id for s in staff if s.role == "worker"]
+            seen: dict[int, Request] = {}
+            for s in staff:
+                for r in await uow.requests.held_by_worker(s.id, grid_ids):
+                    seen[r.id] = r
+            return [await request_view(uow, r, self.taxonomy) for r in sorted(
+                seen.values(), key=lambda r: r.id)]
+
+    async def area_requests(self, telegram_id: int, *, overdue: bool) -> list[RequestView]:
+        """/open and /overdue: the active requests inside a supervisor's areas."""
+        async with self.uow() as uow:
+            staff = [s for s in await uow.staff.by_telegram_id(telegram_id)
+                     if s.role == "supervisor"]
+            seen: dict[int, Request] = {}
+            for s in staff:
+                rows = await uow.requests.in_area(
+                    s.unit_kind, s.unit_id, overdue_at=self.clock() if overdue else None)
+                for r in rows:
+                    seen[r.id] = r
+            return [await request_view(uow, r, self.taxonomy) for r in sorted(
+                seen.values(), key=lambda r: (-r.level, r.id))]
+
+    async def show(self, telegram_id: int, number: int) -> tuple[RequestView, list[EventView]] | None:
+        """A request with its timeline, for its resident or staff who may see it."""
+        async with self.uow() as uow:
+            request = await uow.requests.get(number)
+            if request is None:
+                return None
+            if request.resident_id != telegram_id:
+                roles = _roles(await uow.staff.by_telegram_id(telegram_id))
+                place = _placement(request)
+                first = request.first_receiver_id
+                if not any(supervises(r, place) or r.staff_id in (request.holder_id, first)
+                           or (r.role == "worker" and r.unit_id == request.grid_id)
+                           for r in roles):
+                    return None
+            events = list(await uow.requests.timeline(number))
+            return await request_view(uow, request, self.taxonomy), event_views(events)
+
+    # ----- internals --------------------------------------------------------------------
+
+    async def _resident(self, uow: UnitOfWork, person: Person) -> Resident:
+        resident = await uow.residents.get(person.telegram_id)
+        if resident is None:
+            resident = await uow.residents.add(Resident(
+                telegram_id=person.telegram_id, name=person.name, language=person.language,
+                building_code=None, bound_at=None, created_at=self.clock()))
+        else:
+            resident.name = person.name or resident.name
+            resident.language = person.language
+        return resident
+
+    async def _create(self, uow: UnitOfWork, resident: Resident, incoming: Incoming) -> Request:
+        """Store, classify and route a request, and queue who must hear of it."""
+        assert resident.building_code is not None
+        building = await uow.organisation.building(resident.building_code)
+        assert building is not None
+        grid = await uow.organisation.area(building.grid_id)
+        community = await uow.organisation.area(grid.parent_id or "") if grid else None
+        town = await uow.organisation.area(community.parent_id or "") if community else None
+        now = self.clock()
+        verdict = self.classifier.classify(incoming.text)
+        workers = [s for s in await uow.staff.of_unit("grid", building.grid_id)
+                   if s.role == "worker"]
+        holder = next((w for w in workers if w.telegram_id is not None), None) or (
+            workers[0] if workers else None)
+        request = Request(
+            resident_id=resident.telegram_id, text=incoming.text.strip(),
+            category=verdict.category, urgency=verdict.urgency.value,
+            confidence=verdict.confidence, state=State.OPEN.value, level=0,
+            ladder=list(self.config.sla.escalation), building_code=building.code,
+            grid_id=building.grid_id, community_id=community.id if community else "",
+            town_id=town.id if town else "", district_id=self.config.district.id,
+            holder_id=holder.id if holder else None,
+            first_receiver_id=holder.id if holder else None,
+            created_at=now, updated_at=now, attachments=[],
+        )
+        self._fresh_windows(request, now, acknowledged=False)
+        for kind, file_id, extra in incoming.attachments:
+            request.attachments.append(
+                Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now))
+        await uow.requests.add(request)
+        await self._event(uow, request, "resident", str(resident.telegram_id), resident.name,
+                          "submitted", "", state_from=None)
+        await self._event(uow, request, "system", None, "", "classified",
+                          f"{verdict.category}/{verdict.urgency.value} "
+                          f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip())
+        view = await request_view(uow, request, self.taxonomy)
+        notify = Notifier(uow, self.clock)
+        await notify.resident(request, Notice.SUBMITTED, view, keyboard=Keyboard.RESIDENT)
+        notify.staff(await notify.holders(request), Notice.ASSIGNED, view,
+                     keyboard=Keyboard.WORKER, priority=priority_for(request),
+                     with_attachments=True)
+        return request
+
+    async def _authorised(
+        self, uow: UnitOfWork, person: Person, action: Action, number: int
+    ) -> tuple[Request | None, Role | None, Refusal | None]:
+        request = await uow.requests.get(number, for_update=True)
+        if request is None:
+            return None, None, Refusal.NOT_FOUND
+        roles = _roles(await uow.staff.by_telegram_id(person.telegram_id))
+        role, refusal = check(action, roles, _placement(request))
+        return request, role, refusal
+
+    async def _raise_to(
+        self, uow: UnitOfWork, request: Request, target: int, staff: Staff, action: str,
+        reason: str, notice: Notice, skip: int,
+    ) -> None:
+        notify = Notifier(uow, self.clock)
+        before = await notify.holders(request)
+        request.level = target
+        request.holder_id = None
+        self._fresh_windows(request, self.clock(), acknowledged=False)
+        await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name, action, reason)
+        view = await request_view(uow, request, self.taxonomy)
+        timeline = [e.__dict__ for e in event_views(list(await uow.requests.timeline(request.id)))]
+        notify.staff(await notify.holders(request), notice, view, keyboard=Keyboard.SUPERVISOR,
+                     priority=priority_for(request, escalation=True), with_attachments=True,
+                     skip=skip, who=staff.name, note=reason, timeline=timeline)
+        notify.staff(before + await notify.first_receiver(request), Notice.STEP, view,
+                     skip=skip, step=action, who=staff.name, note=reason)
+        await notify.resident(request, Notice.ESCALATED_RESIDENT, view)
+
+    def _fresh_windows(self, request: Request, now: datetime, *, acknowledged: bool) -> None:
+        """Each level (and each reopening) gets new acknowledge and resolve deadlines."""
+        window = self.config.sla.window(request.category, Urgency(request.urgency))
+        request.ack_due_at = None if acknowledged else self.calendar.add(now, window.acknowledge)
+        request.resolve_due_at = self.calendar.add(now, window.resolve)
+
+    async def _move(
+        self, uow: UnitOfWork, request: Request, target: State, actor_kind: str,
+        actor_id: str | None, actor_name: str, action: str, note: str,
+    ) -> None:
+        before = request.state
+        request.state = target.value
+        request.updated_at = self.clock()
+        await self._event(uow, request, actor_kind, actor_id, actor_name, action, note,
+                          state_from=before)
+
+    async def _event(
+        self, uow: UnitOfWork, request: Request, actor_kind: str, actor_id: str | None,
+        actor_name: str, action: str, note: str, *, state_from: str | None = "",
+    ) -> None:
+        await uow.requests.add_event(RequestEvent(
+            request_id=request.id, at=self.clock(), actor_kind=actor_kind, actor_id=actor_id,
+            actor_name=actor_name, action=action, note=note,
+            state_from=request.state if state_from == "" else state_from,
+            state_to=request.state, level=request.level,
+        ))
+
+    async def _grids_under(self, uow: UnitOfWork, roles: Sequence[Role]) -> list[Any]:
+        areas = [a for a in await uow.organisation.areas() if a.active]
+        parent = {a.id: a.parent_id for a in areas}
+
+        def inside(area_id: str, root: str) -> bool:
+            while area_id:
+                if area_id == root:
+                    return True
+                area_id = parent.get(area_id) or ""
+            return False
+
+        return sorted(
+            (a for a in areas if a.kind == "grid"
+             and any(inside(a.id, r.unit_id) for r in roles)),
+            key=lambda a: a.position,
+        )
+
+
+def _roles(staff: Sequence[Staff]) -> list[Role]:
+    return [Role(s.id, s.role, s.unit_kind, s.unit_id) for s in staff]
+
+
+def _placement(request: Request) -> Placement:
+    return Placement(
+        state=State(request.state), level=request.level, holder_id=request.holder_id,
+        grid_id=request.grid_id, community_id=request.community_id, town_id=request.town_id,
+        district_id=request.district_id,
+    )
+
+
+def _staff_keyboard(request: Request) -> Keyboard:
+    return Keyboard.WORKER if request.level == 0 else Keyboard.SUPERVISOR
+
+
+def _describe(incoming: Incoming) -> str:
+    return "、".join(kind for kind, _, _ in incoming.attachments)
+
+
+LEVEL_NAMES = {level.rank: level.value for level in LEVEL_ORDER}

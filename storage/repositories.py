@@ -1,0 +1,302 @@
+"""Repositories: they add and query rows; only the unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Area,
+    Attachment,
+    Building,
+    ChatState,
+    MessageLink,
+    OutboxMessage,
+    PendingMessage,
+    Request,
+    RequestEvent,
+    Resident,
+    Staff,
+)
+
+ACTIVE_STATES = ("open", "accepted")
+UNIT_COLUMN = {
+    "grid": Request.grid_id,
+    "community": Request.community_id,
+    "town": Request.town_id,
+    "district": Request.district_id,
+}
+
+
+class RequestRepository:
+    """Requests, their attachments, timelines and the messages that point at them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, request: Request) -> Request:
+        self.session.add(request)
+        await self.session.flush()
+        return request
+
+    async def get(self, request_id: int, *, for_update: bool = False) -> Request | None:
+        query = select(Request).where(Request.id == request_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def add_event(self, event: RequestEvent) -> None:
+        self.session.add(event)
+
+    async def add_attachment(self, attachment: Attachment) -> None:
+        self.session.add(attachment)
+
+    async def timeline(self, request_id: int) -> Sequence[RequestEvent]:
+        query = (
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.at, RequestEvent.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def of_resident(self, resident_id: int, limit: int = 20) -> Sequence[Request]:
+        query = (
+            select(Request)
+            .where(Request.resident_id == resident_id)
+            .order_by(Request.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def held_by_worker(self, staff_id: int, grid_ids: Sequence[str]) -> Sequence[Request]:
+        """Active requests a grid worker holds: their grid's at grid level, or theirs by name."""
+        query = (
+            select(Request)
+            .where(
+                Request.state.in_(ACTIVE_STATES),
+                or_(
+                    Request.holder_id == staff_id,
+                    and_(Request.level == 0, Request.grid_id.in_(grid_ids)),
+                ),
+            )
+            .order_by(Request.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def in_area(
+        self,
+        unit_kind: str,
+        unit_id: str,
+        *,
+        states: Sequence[str] = ACTIVE_STATES,
+        overdue_at: datetime | None = None,
+        limit: int = 50,
+    ) -> Sequence[Request]:
+        """Requests inside an area, optionally only those past a deadline at `overdue_at`."""
+        query = select(Request).where(
+            UNIT_COLUMN[unit_kind] == unit_id, Request.state.in_(states)
+        )
+        if overdue_at is not None:
+            query = query.where(
+                or_(
+                    and_(Request.state == "open", Request.ack_due_at < overdue_at),
+                    Request.resolve_due_at < overdue_at,
+                )
+            )
+        query = query.order_by(Request.level.desc(), Request.id).limit(limit)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def link_message(self, chat_id: int, message_id: int, request_id: int) -> None:
+        await self.session.merge(
+            MessageLink(chat_id=chat_id, message_id=message_id, request_id=request_id)
+        )
+
+    async def linked_request(self, chat_id: int, message_id: int) -> int | None:
+        query = select(MessageLink.request_id).where(
+            MessageLink.chat_id == chat_id, MessageLink.message_id == message_id
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+
+class ResidentRepository:
+    """Residents and the messages they sent before binding to a building."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, telegram_id: int) -> Resident | None:
+        return await self.session.get(Resident, telegram_id)
+
+    async def add(self, resident: Resident) -> Resident:
+        self.session.add(resident)
+        await self.session.flush()
+        return resident
+
+    async def keep_pending(self, message: PendingMessage) -> None:
+        self.session.add(message)
+
+    async def take_pending(self, resident_id: int) -> Sequence[PendingMessage]:
+        query = (
+            select(PendingMessage)
+            .where(PendingMessage.resident_id == resident_id)
+            .order_by(PendingMessage.id)
+        )
+        rows = (await self.session.execute(query)).scalars().all()
+        await self.session.execute(
+            delete(PendingMessage).where(PendingMessage.resident_id == resident_id)
+        )
+        return rows
+
+    async def count_pending(self, resident_id: int) -> int:
+        query = select(func.count()).where(PendingMessage.resident_id == resident_id)
+        return int((await self.session.execute(query)).scalar_one())
+
+
+class StaffRepository:
+    """Workers, supervisors and department members."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, staff_id: int) -> Staff | None:
+        return await self.session.get(Staff, staff_id)
+
+    async def by_telegram_id(self, telegram_id: int) -> Sequence[Staff]:
+        query = select(Staff).where(Staff.telegram_id == telegram_id, Staff.active.is_(True))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def by_key(self, key: str) -> Staff | None:
+        return (await self.session.execute(select(Staff).where(Staff.key == key))).scalar_one_or_none()
+
+    async def by_invite(self, token: str) -> Staff | None:
+        query = select(Staff).where(Staff.invite_token == token, Staff.active.is_(True))
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def of_unit(self, unit_kind: str, unit_id: str) -> Sequence[Staff]:
+        query = (
+            select(Staff)
+            .where(Staff.unit_kind == unit_kind, Staff.unit_id == unit_id, Staff.active.is_(True))
+            .order_by(Staff.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def all(self) -> Sequence[Staff]:
+        return (await self.session.execute(select(Staff).order_by(Staff.id))).scalars().all()
+
+    async def add(self, staff: Staff) -> Staff:
+        self.session.add(staff)
+        await self.session.flush()
+        return staff
+
+
+class OrganisationRepository:
+    """Areas and buildings as last loaded from the organisation file."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def areas(self) -> Sequence[Area]:
+        return (await self.session.execute(select(Area))).scalars().all()
+
+    async def area(self, area_id: str) -> Area | None:
+        return await self.session.get(Area, area_id)
+
+    async def children(self, parent_id: str, kind: str) -> Sequence[Area]:
+        query = (
+            select(Area)
+            .where(Area.parent_id == parent_id, Area.kind == kind, Area.active.is_(True))
+            .order_by(Area.position)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def of_kind(self, kind: str) -> Sequence[Area]:
+        query = select(Area).where(Area.kind == kind, Area.active.is_(True)).order_by(Area.position)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def buildings(self) -> Sequence[Building]:
+        return (await self.session.execute(select(Building))).scalars().all()
+
+    async def building(self, code: str) -> Building | None:
+        return await self.session.get(Building, code.upper())
+
+    async def buildings_of_grids(self, grid_ids: Sequence[str]) -> Sequence[Building]:
+        query = (
+            select(Building)
+            .where(Building.grid_id.in_(grid_ids), Building.active.is_(True))
+            .order_by(Building.position)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    def add(self, row: Area | Building) -> None:
+        self.session.add(row)
+
+
+class OutboxRepository:
+    """Messages waiting to be delivered, and what became of them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, message: OutboxMessage) -> None:
+        self.session.add(message)
+
+    async def due(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """The next pending messages by priority, skipping chats that must wait."""
+        waiting = select(OutboxMessage.chat_id).where(
+            OutboxMessage.status == "pending", OutboxMessage.not_before > now
+        )
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.not_before <= now,
+                OutboxMessage.chat_id.not_in(waiting),
+            )
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def next_wakeup(self) -> datetime | None:
+        query = select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == "pending")
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def count(self, status: str) -> int:
+        query = select(func.count()).where(OutboxMessage.status == status)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def undeliverable(self, limit: int = 50) -> Sequence[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "undeliverable")
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+
+class ChatStateRepository:
+    """Conversation state of each chat for aiogram's FSM."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, key: str) -> ChatState | None:
+        return await self.session.get(ChatState, key)
+
+    async def put(self, key: str, *, state: Any = ..., data: Any = ...) -> None:
+        row = await self.session.get(ChatState, key)
+        if row is None:
+            row = ChatState(key=key, state=None, data={})
+            self.session.add(row)
+        if state is not ...:
+            row.state = state
+        if data is not ...:
+            row.data = dict(data)
