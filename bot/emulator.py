@@ -5,8 +5,8 @@ JSON control interface under ``/control/`` through which tests and the demo play
 Run it standalone with ``python -m bot.emulator --port 8081``.
 
 Text limits (4096 for messages, 1024 for captions) are counted in UTF-16 code units after
-parsing entities, as Telegram does. Only parse_mode HTML is parsed; Markdown and MarkdownV2
-text is stored verbatim. Webhooks are recorded but never called: updates are served by
+parsing entities and trimming surrounding whitespace, as Telegram does. Only parse_mode HTML is
+parsed; Markdown and MarkdownV2 text is stored verbatim. Webhooks are recorded but never called: updates are served by
 getUpdates only.
 """
 

@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,9 +24,9 @@ from aiogram.exceptions import (
 from aiogram.methods import TelegramMethod
 from aiogram.types import (
     BufferedInputFile,
-    InputMediaPhoto,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -312,7 +313,8 @@ async def test_stop_releases_a_pending_long_poll() -> None:
 
 async def test_cli_serves_until_interrupted() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.emulator", "--port", "0", stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "bot.emulator", "--port", "0", stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2])
     try:
         assert process.stdout is not None
         banner = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
