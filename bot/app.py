@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -15,13 +15,18 @@ from aiogram.client.telegram import TelegramAPIServer
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.clock import system_clock
 from bot.fsm_storage import DatabaseStorage
-from bot.sender import OutboxSender
+from bot.process_lock import ProcessLock
+from bot.sender import STALE_CLAIM_S, OutboxSender
+from bot.timers import Timers
 from bot.settings import TELEGRAM_API, Settings
 from handlers import build_router
 from handlers.render import Renderer
 from routing.classifier import Classifier, KeywordSet
+from routing.clockwork import Clockwork
 from routing.desk import Desk
+from routing.digest import DailyDigest
 from routing.organisation import sync_organisation
 from routing.orgconfig import OrgConfig, load_org_config
 from routing.sla import WorkCalendar
@@ -31,10 +36,6 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_classifier(config: OrgConfig) -> Classifier:
@@ -63,7 +64,9 @@ class App:
     dispatcher: Dispatcher
     sender: OutboxSender
     scheduler: AsyncIOScheduler
+    timers: Timers
     uow: Callable[[], UnitOfWork]
+    lock: ProcessLock | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_background(self) -> None:
@@ -72,6 +75,7 @@ class App:
         # A safety net: even if a wake-up is missed, the outbox is looked at regularly.
         self.scheduler.add_job(self.sender.wake, "interval", seconds=5, id="outbox-sweep",
                                replace_existing=True)
+        self.timers.start()
         self.scheduler.start()
 
     async def run_polling(self) -> None:
@@ -97,6 +101,8 @@ class App:
         self.tasks.clear()
         await self.bot.session.close()
         await self.engine.dispose()
+        if self.lock is not None:
+            self.lock.release()
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -113,14 +119,14 @@ async def build_app(
 ) -> App:
     """Load the organisation, migrate and sync the database, and wire everything together."""
     config = config or load_org_config(settings.config_path)
+    lock = ProcessLock.for_database(settings.db_url)
     engine = await open_database(settings)
     sessions = session_factory(engine)
-    holder: dict[str, OutboxSender] = {}
+    woken: list[Callable[[], None]] = []
 
     def after_commit() -> None:
-        sender = holder.get("sender")
-        if sender is not None:
-            sender.wake()
+        for wake in woken:
+            wake()
 
     def uow() -> UnitOfWork:
         return UnitOfWork(sessions, after_commit)
@@ -133,7 +139,7 @@ async def build_app(
 
     calendar = WorkCalendar(config.timezone)
     desk = Desk(uow, config, build_classifier(config), calendar, clock)
-    renderer = Renderer(config.timezone)
+    renderer = Renderer(config.timezone, clock)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     if not token:
         raise SystemExit("HUYING_TELEGRAM_TOKEN is not set: get a token from @BotFather, "
@@ -146,8 +152,12 @@ async def build_app(
     dispatcher.include_router(build_router())
     dispatcher["desk"] = desk
     dispatcher["renderer"] = renderer
-    sender = OutboxSender(bot, uow, renderer, clock, batch=settings.sender_batch)
-    holder["sender"] = sender
+    # On SQLite only this process sends, so a claim left by a crash is stale at once.
+    sender = OutboxSender(bot, uow, renderer, clock, batch=settings.sender_batch,
+                          stale_claim_s=0 if lock is not None else STALE_CLAIM_S)
     scheduler = AsyncIOScheduler(timezone=config.timezone)
+    timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk))
+    woken.extend([sender.wake, timers.poke])
     return App(settings=settings, config=config, engine=engine, desk=desk, bot=bot,
-               dispatcher=dispatcher, sender=sender, scheduler=scheduler, uow=uow)
+               dispatcher=dispatcher, sender=sender, scheduler=scheduler, timers=timers,
+               uow=uow, lock=lock)

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from bot.app import App, build_app, system_clock
+from bot.app import App, build_app
+from bot.clock import SteppingClock
 from bot.emulator import BotApiEmulator
 from bot.emulator_client import EmulatorClient
 from bot.settings import Settings, example_config
+
+
+AFTERNOON = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 14:00 in Asia/Shanghai
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Harness:
     emulator: BotApiEmulator
     client: EmulatorClient
     polling: asyncio.Task[None]
+    clock: Callable[[], datetime]
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until the bot has taken every update and the outbox is empty."""
@@ -49,10 +54,15 @@ async def running_bot(
     database_url: str,
     *,
     config: Path | None = None,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Callable[[], datetime] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Harness]:
-    """Start the emulator and the bot against it; stop both on exit."""
+    """Start the emulator and the bot against it; stop both on exit.
+
+    Unless told otherwise the bot's clock starts on a Wednesday afternoon in Shanghai, so what
+    the tests and the demo see does not depend on when they run.
+    """
+    clock = clock or SteppingClock(AFTERNOON)
     emulator = BotApiEmulator()
     url = await emulator.start()
     app = await build_app(
@@ -66,7 +76,7 @@ async def running_bot(
         allowed_updates=app.dispatcher.resolve_used_update_types()))
     client = EmulatorClient(url)
     try:
-        yield Harness(app=app, emulator=emulator, client=client, polling=polling)
+        yield Harness(app=app, emulator=emulator, client=client, polling=polling, clock=clock)
     finally:
         with contextlib.suppress(RuntimeError):
             await app.dispatcher.stop_polling()

@@ -25,6 +25,7 @@ from storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300
 IDLE_WAKEUP_S = 5.0
+STALE_CLAIM_S = 120
 
 
 class OutboxSender:
@@ -37,7 +38,9 @@ class OutboxSender:
         renderer: Renderer,
         clock: Callable[[], datetime],
         batch: int = 20,
+        stale_claim_s: float = STALE_CLAIM_S,
     ) -> None:
+        self.stale_claim_s = stale_claim_s
         self.bot = bot
         self.uow = uow
         self.renderer = renderer
@@ -56,6 +59,7 @@ class OutboxSender:
 
     async def run(self) -> None:
         """Deliver until stopped; sleep until woken or the next retry is due."""
+        await self.recover()
         while not self._stopping:
             self._wake.clear()
             try:
@@ -77,15 +81,30 @@ class OutboxSender:
             return IDLE_WAKEUP_S
         return max(0.05, min(IDLE_WAKEUP_S, (due - self.clock()).total_seconds()))
 
+    async def recover(self) -> int:
+        """At start: messages a dead sender had claimed but not recorded go back to the queue.
+
+        A crash between Telegram accepting a message and our recording it can repeat that one
+        message (at most one per chat, since a chat's messages go one at a time).
+        """
+        async with self.uow() as uow:
+            released = await uow.outbox.release_stale_claims(
+                self.clock() - timedelta(seconds=self.stale_claim_s))
+            await uow.session.commit()
+        return released
+
     async def drain_once(self) -> int:
         """Send one batch of due messages; returns how many were delivered."""
         async with self.uow() as uow:
-            rows = list(await uow.outbox.due(self.clock(), self.batch))
+            rows = list(await uow.outbox.claim(self.clock(), self.batch))
+            await uow.session.commit()
         delivered = 0
         blocked: set[int] = set()
         for row in rows:
             if row.chat_id in blocked:
-                continue  # keep each chat in order: after a failure, its later rows wait
+                # Keep each chat in order: after a failure its later messages wait their turn.
+                await self._settle(row.id, "pending", count_attempt=False)
+                continue
             if await self._deliver(row):
                 delivered += 1
             else:
@@ -143,8 +162,10 @@ class OutboxSender:
             now = self.clock()
             row.status = status
             row.attempts += 1 if count_attempt else 0
-            row.last_error = error
-            row.not_before = now + timedelta(seconds=delay)
+            row.last_error = error if error is not None else row.last_error
+            row.claimed_at = None
+            if status == "pending":
+                row.not_before = now + timedelta(seconds=delay)
             if message is not None:
                 row.sent_at = now
                 row.telegram_message_id = message.message_id

@@ -56,3 +56,17 @@ class GridCB(CallbackData, prefix="pg1"):
 
     number: int
     grid: str
+
+
+class ExtendCB(CallbackData, prefix="ex1"):
+    """How much more time a holder asks for (a duration such as 1d or 3wd)."""
+
+    number: int
+    length: str
+
+
+class DecideCB(CallbackData, prefix="dx1"):
+    """A supervisor's answer to a request for more time."""
+
+    number: int
+    approve: bool

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,10 +10,20 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.callbacks import CommunityCB, BuildingCB, GridCB, RateCB, Rating, RequestCB
+from handlers.callbacks import (
+    BuildingCB,
+    CommunityCB,
+    DecideCB,
+    ExtendCB,
+    GridCB,
+    RateCB,
+    Rating,
+    RequestCB,
+)
 from handlers.texts import ACTIONS, LEVELS, RATINGS, STATES, URGENCY, pick, t
 from routing.desk import Choice
 from routing.lifecycle import Action
+from routing.sla import Duration
 from routing.views import EventView, RequestView
 
 MAX_TEXT_IN_NOTICE = 2500
@@ -35,15 +45,18 @@ class Rendered:
 class Renderer:
     """Texts in the deployment's time zone."""
 
-    def __init__(self, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, timezone: str = "Asia/Shanghai",
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.tz = ZoneInfo(timezone)
+        self.clock = clock
 
     def when(self, iso: str | None, lang: str, now: datetime | None = None) -> str:
         """A deadline as a person reads it: 今天 14:30, 11月26日 09:00."""
         if not iso:
             return "—"
         moment = datetime.fromisoformat(iso).astimezone(self.tz)
-        today = (now or datetime.now(self.tz)).astimezone(self.tz).date()
+        now = now or (self.clock() if self.clock else datetime.now(self.tz))
+        today = now.astimezone(self.tz).date()
         clock = moment.strftime("%H:%M")
         if moment.date() == today:
             return f"今天 {clock}" if lang == "zh" else f"today {clock}"
@@ -56,11 +69,18 @@ class Renderer:
         kind = str(payload["kind"])
         if kind == "attachment":
             return self._attachment(payload, lang)
+        if "request" not in payload:
+            return Rendered("message", fit(self._plain(kind, payload, lang)))
         view = RequestView.from_dict(payload["request"])
         values = self._values(view, payload, lang)
-        key = kind
-        if kind == "submitted" and view.urgency == "urgent":
-            key = "submitted_urgent"
+        key = {
+            "submitted": "submitted_urgent" if view.urgency == "urgent" else "submitted",
+            "reminder": "reminder_top" if payload.get("top") else "reminder",
+            "escalated": "escalated_auto" if payload.get("window") else "escalated",
+            "extension_decided": ("extension_approved" if payload.get("approved")
+                                  else "extension_refused"),
+            "chased": "chased_above" if payload.get("above") else "chased",
+        }.get(kind, kind)
         text = t(key, lang, **values)
         return Rendered("message", fit(text), self.keyboard(str(payload.get("keyboard")), view,
                                                              lang))
@@ -88,7 +108,36 @@ class Renderer:
             "due": self.when(due, lang),
             "timeline": self.timeline(timeline, lang),
             "state": pick(STATES, view.state, lang),
+            "deadline": self.when(payload.get("deadline"), lang),
+            "until": self.when(payload.get("until"), lang),
+            "extra": payload.get("extra", ""),
+            "what": "受理" if payload.get("window") == "ack" else "办结",
+            "what_en": "accepted" if payload.get("window") == "ack" else "resolved",
+            "why": payload.get("note", ""),
+            "late": (t("late_note", lang, minutes=payload["late_minutes"])
+                     if payload.get("late_minutes") else ""),
         }
+
+    def _plain(self, kind: str, payload: dict[str, Any], lang: str) -> str:
+        """Notices about no single request: digests and alarms."""
+        if kind == "digest_worker":
+            held = [RequestView.from_dict(v) for v in payload.get("held", [])]
+            if not held:
+                return t("digest_worker_none", lang)
+            return t("digest_worker", lang, count=payload.get("count", len(held)),
+                     lines="\n".join(self.line(v, lang) for v in held))
+        if kind == "digest_supervisor":
+            overdue = payload.get("overdue", [])
+            names = "".join(f"\n· #{o['number']} {clip(o['text'], 30)}" for o in overdue)
+            return t("digest_supervisor", lang, day=payload.get("day", ""),
+                     area=payload.get("area", ""), new=payload.get("new", 0),
+                     accepted=payload.get("accepted", 0), resolved=payload.get("resolved", 0),
+                     escalated=payload.get("escalated", 0), overdue_count=len(overdue),
+                     overdue=names)
+        if kind == "audit_failed":
+            return t("audit_failed", lang, count=payload.get("count", 0),
+                     problems="\n".join(payload.get("problems", [])))
+        return kind
 
     def _attachment(self, payload: dict[str, Any], lang: str) -> Rendered:
         item = payload["attachment"]
@@ -140,6 +189,8 @@ class Renderer:
             return rating_keyboard(n, lang)
         if kind == "resident":
             return resident_keyboard(n, lang)
+        if kind == "extension":
+            return extension_keyboard(n, lang)
         return None
 
 
@@ -156,8 +207,36 @@ def worker_keyboard(number: int, lang: str, *, accepted: bool = False) -> Inline
     return InlineKeyboardMarkup(inline_keyboard=[
         [*first, _act("btn_resolve", Action.RESOLVE, number, lang)],
         [_act("btn_escalate", Action.ESCALATE, number, lang),
-         _act("btn_return", Action.RETURN, number, lang)],
+         _act("btn_extend", Action.EXTEND, number, lang)],
+        [_act("btn_return", Action.RETURN, number, lang)],
     ])
+
+
+def holder_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    """For a supervisor who holds a request personally (after 接管 or 受理)."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_act("btn_resolve", Action.RESOLVE, number, lang),
+         _act("btn_escalate", Action.ESCALATE, number, lang)],
+        [_act("btn_hand_back", Action.HAND_BACK, number, lang),
+         _act("btn_extend", Action.EXTEND, number, lang)],
+    ])
+
+
+def extension_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(t("btn_approve", lang), DecideCB(number=number, approve=True).pack()),
+        _button(t("btn_refuse", lang), DecideCB(number=number, approve=False).pack()),
+    ]])
+
+
+EXTENSION_LENGTHS = ("1d", "3d", "5wd")
+
+
+def extension_lengths_keyboard(number: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(Duration.parse(length).zh(), ExtendCB(number=number, length=length).pack())
+        for length in EXTENSION_LENGTHS
+    ]])
 
 
 def supervisor_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
@@ -167,7 +246,8 @@ def supervisor_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
         [_act("btn_hand_back", Action.HAND_BACK, number, lang),
          _act("btn_resolve", Action.RESOLVE, number, lang),
          _act("btn_escalate", Action.ESCALATE, number, lang)],
-        [_act("btn_reassign", Action.REASSIGN, number, lang)],
+        [_act("btn_reassign", Action.REASSIGN, number, lang),
+         _act("btn_extend", Action.EXTEND, number, lang)],
     ])
 
 
@@ -183,6 +263,7 @@ def rating_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
 def resident_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[
         _act("btn_progress", Action.SHOW, number, lang),
+        _act("btn_chase", Action.CHASE, number, lang),
         _act("btn_withdraw", Action.WITHDRAW, number, lang),
     ]])
 

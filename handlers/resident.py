@@ -94,6 +94,18 @@ async def dissatisfied_reason(message: Message, person: Person, lang: str, desk:
                            holder=holder_label(outcome.view, lang)))
 
 
+@router.callback_query(RequestCB.filter(F.action == Action.CHASE))
+async def chase(query: CallbackQuery, callback_data: RequestCB, person: Person, lang: str,
+                desk: Desk, renderer: Renderer) -> None:
+    number = callback_data.number
+    outcome = await desk.chase(person, number)
+    if not outcome.ok:
+        due = renderer.when(outcome.info.get("due"), lang)
+        await query.answer(refusal_text(outcome, number, lang, due=due), show_alert=True)
+        return
+    await query.answer(t("chase_done", lang, n=number), show_alert=True)
+
+
 @router.callback_query(RequestCB.filter(F.action.in_({Action.WITHDRAW, Action.SHOW})))
 async def resident_button(query: CallbackQuery, callback_data: RequestCB, person: Person,
                           lang: str, desk: Desk, renderer: Renderer) -> None:

@@ -16,12 +16,21 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from handlers.callbacks import GridCB, RequestCB
+from handlers.callbacks import DecideCB, ExtendCB, GridCB, RequestCB
 from handlers.refusals import refusal_text
-from handlers.render import Renderer, choices_keyboard, holder_label, worker_keyboard
+from handlers.render import (
+    EXTENSION_LENGTHS,
+    Renderer,
+    choices_keyboard,
+    extension_lengths_keyboard,
+    holder_keyboard,
+    holder_label,
+    worker_keyboard,
+)
 from handlers.texts import t
 from routing.desk import Desk, Outcome, Person
 from routing.lifecycle import Action
+from routing.sla import Duration
 
 router = Router(name=__name__)
 MAX_NOTE = 1000
@@ -34,7 +43,8 @@ NOTE_PROMPTS = {
     Action.URGE: "ask_urge",
     Action.HAND_BACK: "ask_hand_back",
 }
-STAFF_ACTIONS = set(NOTE_PROMPTS) | {Action.ACCEPT, Action.TAKE_OVER, Action.REASSIGN}
+STAFF_ACTIONS = set(NOTE_PROMPTS) | {
+    Action.ACCEPT, Action.TAKE_OVER, Action.REASSIGN, Action.EXTEND}
 
 
 class StaffForm(StatesGroup):
@@ -73,6 +83,7 @@ def _done_text(action: Action, outcome: Outcome, lang: str, **extra: Any) -> str
         Action.ESCALATE: "done_escalate", Action.RETURN: "done_return",
         Action.URGE: "done_urge", Action.TAKE_OVER: "done_take",
         Action.HAND_BACK: "done_hand_back", Action.REASSIGN: "done_reassign",
+        Action.EXTEND: "done_extension",
     }[action]
     return t(key, lang, n=n, holder=holder, grid=view.grid if view else "", **extra)
 
@@ -90,15 +101,22 @@ async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: P
             await query.answer(refusal_text(outcome, number, lang), show_alert=True)
             return
         await query.answer(_done_text(action, outcome, lang))
-        if message is not None:
-            await message.edit_reply_markup(
-                reply_markup=worker_keyboard(number, lang, accepted=True))
+        if message is not None and outcome.view is not None:
+            keyboard = (worker_keyboard(number, lang, accepted=True)
+                        if outcome.view.level == 0 and action == Action.ACCEPT
+                        else holder_keyboard(number, lang))
+            await message.edit_reply_markup(reply_markup=keyboard)
         return
     check = await desk.may(person.telegram_id, action, number)
     if not check.ok:
         await query.answer(refusal_text(check, number, lang), show_alert=True)
         return
     await query.answer()
+    if action == Action.EXTEND:
+        if message is not None:
+            await message.answer(t("ask_extension_length", lang, n=number),
+                                 reply_markup=extension_lengths_keyboard(number))
+        return
     if action == Action.REASSIGN:
         grids = await desk.grids_for_reassign(person.telegram_id, number)
         if message is not None:
@@ -115,19 +133,53 @@ async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: P
         await message.answer(t(NOTE_PROMPTS[action], lang, n=number))
 
 
+@router.callback_query(ExtendCB.filter(F.length.in_(EXTENSION_LENGTHS)))
+async def extension_length(query: CallbackQuery, callback_data: ExtendCB, person: Person,
+                           lang: str, desk: Desk, state: FSMContext) -> None:
+    number = callback_data.number
+    check = await desk.may(person.telegram_id, Action.EXTEND, number)
+    if not check.ok:
+        await query.answer(refusal_text(check, number, lang), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(StaffForm.note)
+    await state.update_data(number=number, action=Action.EXTEND.value,
+                            length=callback_data.length, origin=None)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("ask_extension_reason", lang, n=number))
+
+
+@router.callback_query(DecideCB.filter())
+async def extension_decided(query: CallbackQuery, callback_data: DecideCB, person: Person,
+                            lang: str, desk: Desk) -> None:
+    number = callback_data.number
+    outcome = await desk.decide_extension(person, number, callback_data.approve)
+    if not outcome.ok:
+        await query.answer(refusal_text(outcome, number, lang), show_alert=True)
+        return
+    await query.answer(t("done_decide", lang, n=number))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
 @router.message(StaffForm.note, F.text & ~F.text.startswith("/"))
 async def note_typed(message: Message, person: Person, lang: str, desk: Desk,
                      state: FSMContext) -> None:
     data = await state.get_data()
     await state.clear()
     action, number = Action(data["action"]), int(data["number"])
-    outcome = await _with_note(desk, action)(person, number, (message.text or "")[:MAX_NOTE])
+    note = (message.text or "")[:MAX_NOTE]
+    if action == Action.EXTEND:
+        outcome = await desk.ask_extension(person, number, Duration.parse(data["length"]), note)
+    else:
+        outcome = await _with_note(desk, action)(person, number, note)
     if not outcome.ok:
         await message.answer(refusal_text(outcome, number, lang))
         return
     await message.answer(_done_text(action, outcome, lang))
     origin = data.get("origin")
-    if origin and action != Action.URGE and message.bot is not None:
+    if origin and action not in (Action.URGE, Action.EXTEND) and message.bot is not None:
         # The buttons under the original message no longer fit; a stale press would be refused
         # anyway, but removing them saves the worker a confusing tap.
         try:

@@ -155,6 +155,62 @@ TEXTS: dict[str, tuple[str, str]] = {
     "step": ("ℹ️ 您首接的诉求 #{n}：{who}{step}。{note}",
              "ℹ️ Request #{n} you first received: {who} {step}. {note}"),
     "attachment": ("诉求 #{n} 的附件", "Attachment of request #{n}"),
+    "reminder": (
+        "⏰ 提醒：诉求 #{n} 请在 {deadline} 前{what}。{late}\n地址：{address}\n内容：{text}",
+        "⏰ Reminder: request #{n} must be {what_en} by {deadline}. {late}\nAddress: {address}\n"
+        "Text: {text}",
+    ),
+    "reminder_top": (
+        "⏰ 诉求 #{n} 已到最高一级仍未{what}，请尽快处理。下次提醒：{deadline}。{late}\n"
+        "地址：{address}\n内容：{text}",
+        "⏰ Request #{n} is at the top level and still not {what_en}; please act. Next "
+        "reminder: {deadline}. {late}\nAddress: {address}\nText: {text}",
+    ),
+    "late_note": ("（系统恢复后补发，晚了 {minutes} 分钟）",
+                  "(sent {minutes} min late, after the system came back)"),
+    "escalated_auto": (
+        "⬆️ 诉求 #{n} {why}，已自动上报至{holder}{late}\n{urgency}｜{category}\n"
+        "地址：{address}\n内容：{text}\n办理记录：\n{timeline}",
+        "⬆️ Request #{n} was not handled in time ({why}) and escalated to {holder}{late}\n"
+        "{urgency} | {category}\nAddress: {address}\nText: {text}\nTimeline:\n{timeline}",
+    ),
+    "extension_asked": (
+        "⏳ {who}申请诉求 #{n} 延期{extra}（至 {until}）\n理由：{note}\n地址：{address}\n"
+        "内容：{text}",
+        "⏳ {who} asks for {extra} more for request #{n} (until {until})\nReason: {note}\n"
+        "Address: {address}\nText: {text}",
+    ),
+    "extension_approved": ("✅ {who}同意了诉求 #{n} 的延期，新的办结时限：{until}。",
+                           "✅ {who} approved more time for request #{n}; new deadline {until}."),
+    "extension_refused": ("❌ {who}没有同意诉求 #{n} 的延期，请按原时限办理。",
+                          "❌ {who} refused more time for request #{n}; the deadline stands."),
+    "extension_resident": (
+        "您的诉求 #{n} 需要多一些时间办理，预计 {until} 前办好，给您添麻烦了。",
+        "Request #{n} needs a little more time; it should be done by {until}. Sorry for the wait.",
+    ),
+    "chased": ("🔔 居民催办诉求 #{n}，已超过时限，请尽快处理。\n地址：{address}\n内容：{text}",
+               "🔔 The resident is chasing request #{n}, which is overdue.\nAddress: {address}\n"
+               "Text: {text}"),
+    "chased_above": ("🔔 居民催办诉求 #{n}（现由{holder}办理，已超时）。\n地址：{address}",
+                     "🔔 A resident is chasing overdue request #{n} (held by {holder}).\n"
+                     "Address: {address}"),
+    "chase_done": ("已帮您催办诉求 #{n}，并告知了上一级。", "We have chased request #{n} and told "
+                   "the level above."),
+    "digest_supervisor": (
+        "📋 民情日报 {day}｜{area}\n近24小时：新增 {new} 件，受理 {accepted} 件，办结 {resolved} 件，"
+        "上报 {escalated} 件。\n超时未办：{overdue_count} 件{overdue}",
+        "📋 Daily report {day} | {area}\nLast 24 hours: {new} new, {accepted} accepted, "
+        "{resolved} resolved, {escalated} escalated.\nOverdue: {overdue_count}{overdue}",
+    ),
+    "digest_worker": ("📋 早上好！今天您手上有 {count} 件诉求：\n{lines}",
+                      "📋 Good morning! You hold {count} request(s):\n{lines}"),
+    "digest_worker_none": ("📋 早上好！您手上没有待办的诉求，记得按月走访包保户。",
+                           "📋 Good morning! You hold no open requests."),
+    "audit_failed": (
+        "⚠️ 系统自检发现 {count} 件诉求没有下一步时限，请联系管理员检查：\n{problems}",
+        "⚠️ Self-check found {count} request(s) with no next deadline; please tell the "
+        "administrator:\n{problems}",
+    ),
     # ----- staff prompts and replies ---------------------------------------------------
     "ask_resolve": ("请简要写一下诉求 #{n} 的办理情况，发送后即办结（/cancel 取消）：",
                     "Briefly write what was done for request #{n}; sending it resolves the "
@@ -168,6 +224,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                  "Write your instruction for request #{n} (/cancel to stop):"),
     "ask_hand_back": ("请写交回办理的要求（诉求 #{n}）（/cancel 取消）：",
                       "Write your instruction for handing back request #{n} (/cancel to stop):"),
+    "ask_extension_length": ("诉求 #{n} 需要延期多久？", "How much more time for request #{n}?"),
+    "ask_extension_reason": ("请写明诉求 #{n} 需要延期的理由（/cancel 取消）：",
+                             "Write why request #{n} needs more time (/cancel to stop):"),
+    "done_extension": ("已提交延期申请（#{n}），等待上级审批。",
+                       "Asked for more time for #{n}; waiting for approval."),
+    "done_decide": ("已处理延期申请（#{n}）。", "Decision recorded for #{n}."),
     "pick_grid": ("请选择要转派到的网格（诉求 #{n}）：", "Choose the grid for request #{n}:"),
     "no_grids": ("您的辖区里没有可转派的网格。", "There is no grid in your area to reassign to."),
     "done_accept": ("已受理 #{n}，已告知居民。", "Accepted #{n}; the resident has been told."),
@@ -209,6 +271,14 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "Request #{n} is already at the top level."),
     "refuse_bottom_of_ladder": ("诉求 #{n} 已在网格一级，不能再往下交。",
                                 "Request #{n} is already at grid level."),
+    "refuse_not_overdue": ("诉求 #{n} 还在办理时限内（{due} 前），请再耐心等一等。",
+                           "Request #{n} is still within its deadline ({due}); please bear with "
+                           "us a little longer."),
+    "refuse_once_per_window": ("诉求 #{n} 已经催办过了，我们会持续跟进。",
+                               "You already chased request #{n}; we are following it."),
+    "refuse_no_pending_extension": ("诉求 #{n} 没有待审批的延期申请。",
+                                    "Request #{n} has no pending extension."),
+    "refuse_own_extension": ("不能审批自己提交的延期申请。", "You cannot approve your own request."),
     "refuse_empty": ("内容是空的，请写几个字再发。", "That was empty; please write something."),
     "refuse_button": ("这个按钮已经失效了，请用 /my 或 /tasks 查看最新情况。",
                       "This button is no longer valid; see /my or /tasks for the latest."),
@@ -256,6 +326,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "btn_basic": ("🙂 基本满意", "🙂 基本满意 Mostly"),
     "btn_dissatisfied": ("😞 不满意", "😞 不满意 Not solved"),
     "btn_withdraw": ("撤回诉求", "Withdraw"),
+    "btn_chase": ("🔔 催办", "🔔 催办 Chase"),
+    "btn_extend": ("⏳ 延期", "⏳ 延期 More time"),
+    "btn_approve": ("✅ 同意延期", "✅ 同意 Approve"),
+    "btn_refuse": ("❌ 不同意", "❌ 不同意 Refuse"),
     "btn_progress": ("查看进度", "Progress"),
 }
 
@@ -281,6 +355,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "handed_back": ("交回", "handed back"), "reassigned": ("转派", "reassigned"),
     "detail": ("补充", "added details"), "withdrawn": ("撤回", "withdrew"),
     "rated": ("评价", "rated"), "reopened": ("不满意重办", "reopened"),
+    "reminded": ("提醒", "reminded"), "auto_escalated": ("超时自动上报", "escalated on timeout"),
+    "extension_asked": ("申请延期", "asked for more time"),
+    "extension_approved": ("同意延期", "approved more time"),
+    "extension_refused": ("不同意延期", "refused more time"), "chased": ("催办", "chased"),
 }
 LEVELS: dict[str, tuple[str, str]] = {
     "grid": ("网格", "grid"), "community": ("社区", "community"),

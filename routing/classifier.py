@@ -19,14 +19,14 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-import jieba  # type: ignore[import-untyped]
+import jieba
 import yaml
 
 from routing.taxonomy import FALLBACK_CATEGORY, Taxonomy, Urgency
 
 __all__ = ["Classification", "Classifier", "KeywordSet", "normalize"]
 
-URGENCY_GROUPS: Final = ("urgent", "over", "fault", "low")
+URGENCY_GROUPS: Final = ("urgent", "over", "fault", "low", "neutral")
 """Cue groups of the ``urgency`` section: see the header of keywords.yaml."""
 
 NON_FAULT_CATEGORIES: Final = frozenset({"policy_inquiry", FALLBACK_CATEGORY})
@@ -50,16 +50,19 @@ _QUESTION_NOT_NEGATION: Final = ("有没有", "是不是", "会不会", "要不�
 _GONE_AFTER: Final = re.compile(r"^(?:已经)?(?:没了|没有了|散了|消失了|闻不到了)")
 # A "might happen" before an urgent cue (容易摔倒, 怕老人摔倒, 以免发生火灾) is a hazard, not
 # an emergency; the taxonomy keeps slow hazards at normal.
-_HYPOTHETICAL: Final = ("容易", "怕", "担心", "万一", "以免", "防止", "避免", "预防", "差点",
-                        "差一点", "险些", "小心", "注意", "以防")
+_HYPOTHETICAL: Final = re.compile(
+    "容易|怕|担心|万一|以免|防止|避免|预防|差点|差一点|险些|小心|注意|以防|如果|一旦|出了"
+)
 _CONTEXT_CHARS: Final = 4
+# Characters of context jieba gets on each side of a one-character keyword.
+_TOKEN_MARGIN: Final = 8
 
 _CATEGORIES: Final = 0
 _URGENCY: Final = 1
 
 DEFAULT_URGENT_THRESHOLD: Final = 3.0
 DEFAULT_LOW_THRESHOLD: Final = 3.0
-# A category score at which one keyword alone is fully trusted (see _confidence).
+# A category score at which one keyword alone is fully trusted (see _share).
 _CONFIDENT_SCORE: Final = 5.0
 
 
@@ -121,7 +124,7 @@ class KeywordSet:
             raise ValueError("keywords: expected a mapping")
         for key in data:
             if key not in _TOP_KEYS:
-                raise ValueError(f"keywords: unknown key {key!r} (expected one of {_TOP_KEYS})")
+                raise ValueError(f"{key}: unknown key (expected one of {', '.join(_TOP_KEYS)})")
         categories = {
             str(cid): _read_entry(f"categories.{cid}", entry)
             for cid, entry in _read_section("categories", data.get("categories")).items()
@@ -130,7 +133,7 @@ class KeywordSet:
         for group, entry in _read_section("urgency", data.get("urgency")).items():
             if group not in URGENCY_GROUPS:
                 raise ValueError(
-                    f"urgency.{group}: unknown cue group (expected one of {URGENCY_GROUPS})"
+                    f"urgency.{group}: unknown cue group (expected {', '.join(URGENCY_GROUPS)})"
                 )
             urgency[str(group)] = _read_entry(f"urgency.{group}", entry)
         return cls(categories, urgency, _read_user_dict(data.get("user_dict")))
@@ -166,7 +169,6 @@ class Classifier:
         for term in terms.values():
             if len(term.text) > 1:
                 by_first.setdefault(term.text[0], []).append(term)
-        # Longest first only keeps the hit list tidy; overlaps are resolved in _shadowed.
         self._by_first = {
             ch: tuple(sorted(ts, key=lambda t: -len(t.text))) for ch, ts in by_first.items()
         }
@@ -185,10 +187,13 @@ class Classifier:
             return Classification(self._fallback, Urgency.NORMAL, 0.0, ())
         hits = self._hits(norm)
         cat_scores, cat_terms = _score(norm, hits, _CATEGORIES)
+        # A negative weight is counter-evidence: it can push a category out, never win it.
+        cat_scores = {cid: score for cid, score in cat_scores.items() if score > 0}
         urg_scores, urg_terms = _score(norm, hits, _URGENCY)
 
         category, confidence = self._pick_category(cat_scores)
-        urgency = self._urgency(category, urg_scores)
+        faulty = any(cid not in NON_FAULT_CATEGORIES for cid in cat_scores)
+        urgency = self._urgency(category, urg_scores, faulty)
         if urgency is not Urgency.URGENT and self._thanks_for_a_fix(urg_scores):
             # 感谢…楼上漏水的事解决了: the fault words name what was fixed, not what to fix.
             category, urgency = self._fallback, Urgency.LOW
@@ -212,7 +217,7 @@ class Classifier:
         """Tell whether the message thanks or praises for a problem that is already solved."""
         return cues.get("over", 0.0) > 0 and cues.get("low", 0.0) >= self._low_threshold
 
-    def _urgency(self, category: str, cues: dict[str, float]) -> Urgency:
+    def _urgency(self, category: str, cues: dict[str, float], faulty_categories: bool) -> Urgency:
         """Decide urgency from the cue scores; urgent first since missing it costs most."""
         if cues.get("urgent", 0.0) - cues.get("over", 0.0) >= self._urgent_threshold:
             return Urgency.URGENT
@@ -220,10 +225,13 @@ class Classifier:
         if category == self._fallback and low > 0 and (fault == 0 or low >= self._low_threshold):
             # Praise and thanks may mention the fault that was fixed (感谢…修好了漏水).
             return Urgency.LOW
+        # A question is low even with a fault cue when no category names a fault to fix
+        # (医保卡丢了去哪补办); "other" without thanks is a complaint about the service itself.
+        asks = category in NON_FAULT_CATEGORIES and category != self._fallback
+        if asks and (fault == 0 or not faulty_categories):
+            return Urgency.LOW
         if fault > 0:
             return Urgency.NORMAL
-        if category in NON_FAULT_CATEGORIES and category != self._fallback:
-            return Urgency.LOW
         if low >= self._low_threshold:
             # A concrete suggestion (建议增设充电桩) keeps its department's category.
             return Urgency.LOW
@@ -240,13 +248,32 @@ class Classifier:
                     not term.ascii or _ascii_bounded(text, i, end)
                 ):
                     hits[(i, end, term.text)] = _Hit(i, end, term)
-        if self._single_chars.intersection(text):
-            for word, start, end in self._tokenize(text):
-                term = self._by_token.get(word)
+        for lo, hi in self._token_windows(text):
+            for word, start, end in self._tokenize(text[lo:hi]):
+                found = self._by_token.get(word)
+                start, end = start + lo, end + lo
                 # The same keyword at the same place from both matchers counts once.
-                if term is not None and (start, end, word) not in hits:
-                    hits[(start, end, word)] = _Hit(start, end, term)
+                if found is not None and (start, end, word) not in hits:
+                    hits[(start, end, word)] = _Hit(start, end, found)
         return list(hits.values())
+
+    def _token_windows(self, text: str) -> list[tuple[int, int]]:
+        """Return the stretches of text around 1-char keywords, the only ones jieba must cut.
+
+        Segmenting is most of the cost of a long message, and a word boundary depends only on
+        a few characters around it, so a margin on each side gives jieba's answer for the
+        whole text.
+        """
+        windows: list[tuple[int, int]] = []
+        for i, ch in enumerate(text):
+            if ch not in self._single_chars:
+                continue
+            lo, hi = max(0, i - _TOKEN_MARGIN), min(len(text), i + _TOKEN_MARGIN + 1)
+            if windows and lo <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], hi)
+            else:
+                windows.append((lo, hi))
+        return windows
 
     def _tokenize(self, text: str) -> Iterator[tuple[str, int, int]]:
         """Segment text with this classifier's jieba tokenizer, creating it on first use."""
@@ -287,14 +314,12 @@ def _build_terms(taxonomy: Taxonomy, keywords: KeywordSet) -> dict[str, _Term]:
     """Index the keywords the taxonomy uses by normalised text; unknown categories drop out."""
     entries: dict[str, list[tuple[int, str, float]]] = {}
     sections = [
-        (_CATEGORIES, cid, words)
-        for cid, words in keywords.categories.items()
-        if cid in taxonomy
+        (_CATEGORIES, cid, words) for cid, words in keywords.categories.items() if cid in taxonomy
     ] + [(_URGENCY, group, words) for group, words in keywords.urgency.items()]
     for dim, group, words in sections:
         for word, weight in words.items():
             norm = normalize(word)
-            if weight > 0 and norm:
+            if weight != 0 and norm:
                 entries.setdefault(norm, []).append((dim, group, float(weight)))
     return {
         text: _Term(text, bool(_ASCII_WORD.fullmatch(text)), tuple(es))
@@ -302,41 +327,39 @@ def _build_terms(taxonomy: Taxonomy, keywords: KeywordSet) -> dict[str, _Term]:
     }
 
 
-def _score(
-    text: str, hits: list[_Hit], dim: int
-) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Sum each group's weights in one dimension, counting each keyword once per group."""
+def _score(text: str, hits: list[_Hit], dim: int) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Sum each group's weights in one dimension, counting each keyword once per group.
+
+    Returns the scores and, per group, the keywords that added to it (for ``matched``).
+    """
     scores: dict[str, float] = {}
     terms: dict[str, list[str]] = {}
+    counted: set[tuple[str, str]] = set()
     mine = [h for h in hits if any(e[0] == dim for e in h.term.entries)]
+    # In (start, longest first) order an occurrence lies inside a longer keyword exactly when
+    # an earlier one reaches as far: the longest keyword at a place wins.
     mine.sort(key=lambda h: (h.start, -h.end))
+    reach = -1
     for hit in mine:
-        if _shadowed(hit, mine):
+        if hit.end <= reach:
             continue
+        reach = hit.end
         for entry_dim, group, weight in hit.term.entries:
-            if entry_dim != dim or hit.term.text in terms.get(group, ()):
+            if entry_dim != dim or (group, hit.term.text) in counted:
                 continue
             if group in ("urgent", "over") and _cancelled(text, hit):
                 continue
+            counted.add((group, hit.term.text))
             scores[group] = scores.get(group, 0.0) + weight
-            terms.setdefault(group, []).append(hit.term.text)
+            if weight > 0:
+                terms.setdefault(group, []).append(hit.term.text)
     return scores, terms
-
-
-def _shadowed(hit: _Hit, hits: list[_Hit]) -> bool:
-    """Tell whether a longer keyword of the same dimension covers this occurrence."""
-    return any(
-        other.start <= hit.start
-        and other.end >= hit.end
-        and other.end - other.start > hit.end - hit.start
-        for other in hits
-    )
 
 
 def _cancelled(text: str, hit: _Hit) -> bool:
     """Tell whether an urgent cue is negated (没有煤气味) or only feared (容易摔倒)."""
     before = text[max(0, hit.start - _CONTEXT_CHARS) : hit.start].rsplit(" ", 1)[-1]
-    if any(marker in before for marker in _HYPOTHETICAL):
+    if _HYPOTHETICAL.search(before):
         return True
     if _NEGATED.search(before) and not before.endswith(_QUESTION_NOT_NEGATION):
         return True
@@ -386,8 +409,8 @@ def _read_entry(path: str, value: object) -> dict[str, float]:
             # bool is an int subclass; `电梯: yes` is a typo, not a weight of 1.
             if isinstance(weight, bool) or not isinstance(weight, int | float):
                 raise ValueError(f"{where}: weight must be a number, got {weight!r}")
-            if not math.isfinite(weight) or weight < 0:
-                raise ValueError(f"{where}: weight must be finite and not negative")
+            if not math.isfinite(weight):
+                raise ValueError(f"{where}: weight must be a finite number")
             if word in result:
                 raise ValueError(f"{where}: listed twice in {path}")
             result[word] = float(weight)

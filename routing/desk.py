@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from routing.classifier import Classifier
+from routing.deadlines import DeadlinePlanner
 from routing.lifecycle import (
     ACTIVE,
     LEVEL_ORDER,
@@ -25,7 +26,7 @@ from routing.lifecycle import (
 )
 from routing.notices import Keyboard, Notice, Notifier, Priority, priority_for
 from routing.orgconfig import OrgConfig
-from routing.sla import WorkCalendar
+from routing.sla import Duration, WorkCalendar
 from routing.taxonomy import Taxonomy, Urgency
 from routing.views import EventView, RequestView, area_name, event_views, request_view
 from storage.models import Attachment, PendingMessage, Request, RequestEvent, Resident, Staff
@@ -43,6 +44,22 @@ class Person:
     telegram_id: int
     name: str = ""
     language: str = "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who a timeline line is by: a staff member, a resident or the system's clock."""
+
+    kind: str
+    key: str | None
+    name: str
+
+    @classmethod
+    def of(cls, staff: Staff) -> Actor:
+        return cls("staff", staff.key, staff.name)
+
+
+SYSTEM = Actor("system", None, "系统")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +136,7 @@ class Desk:
         self.classifier = classifier
         self.calendar = calendar
         self.clock = clock
+        self.planner = DeadlinePlanner(config.sla, calendar)
 
     # ----- who is who -------------------------------------------------------------------
 
@@ -225,7 +243,7 @@ class Desk:
                     Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now)
                 )
             request.updated_at = now
-            await self._event(uow, request, "resident", str(person.telegram_id), person.name,
+            await self.event(uow, request, "resident", str(person.telegram_id), person.name,
                               "detail", incoming.text or _describe(incoming))
             await uow.session.flush()
             view = await request_view(uow, request, self.taxonomy)
@@ -249,7 +267,7 @@ class Desk:
                 return _refused(Refusal.WRONG_STATE, request)
             notify = Notifier(uow, self.clock)
             holders = await notify.holders(request)
-            await self._move(uow, request, State.WITHDRAWN, "resident", str(person.telegram_id),
+            await self.move(uow, request, State.WITHDRAWN, "resident", str(person.telegram_id),
                              person.name, "withdrawn", "")
             request.closed_at = self.clock()
             view = await request_view(uow, request, self.taxonomy)
@@ -272,18 +290,21 @@ class Desk:
             now = self.clock()
             if rating == "dissatisfied":
                 target = State.ACCEPTED if request.holder_id else State.OPEN
-                await self._move(uow, request, target, "resident", str(person.telegram_id),
+                await self.move(uow, request, target, "resident", str(person.telegram_id),
                                  person.name, "reopened", reason[:MAX_NOTE])
                 request.resolved_at = None
                 self._fresh_windows(request, now, acknowledged=target == State.ACCEPTED)
                 view = await request_view(uow, request, self.taxonomy)
-                people = await notify.holders(request) + await notify.first_receiver(request)
-                notify.staff(people, Notice.REOPENED, view, keyboard=_staff_keyboard(request),
-                             priority=priority_for(request, escalation=True), reason=reason)
+                holders = await notify.holders(request)
+                prio = priority_for(request, escalation=True)
+                notify.staff(holders, Notice.REOPENED, view, keyboard=_staff_keyboard(request),
+                             priority=prio, reason=reason)
+                notify.staff(_others(await notify.first_receiver(request), holders),
+                             Notice.REOPENED, view, priority=prio, reason=reason)
             else:
                 request.rating = rating
                 request.closed_at = now
-                await self._move(uow, request, State.CLOSED, "resident", str(person.telegram_id),
+                await self.move(uow, request, State.CLOSED, "resident", str(person.telegram_id),
                                  person.name, "rated", rating)
                 view = await request_view(uow, request, self.taxonomy)
                 people = await notify.holders(request) + await notify.first_receiver(request)
@@ -336,7 +357,7 @@ class Desk:
             if request.first_receiver_id is None:
                 request.first_receiver_id = staff.id
             request.accepted_at = self.clock()
-            await self._move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
+            await self.move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
                              "accepted", "")
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
@@ -361,7 +382,7 @@ class Desk:
             request.holder_id = request.holder_id or staff.id
             request.resolved_at = now
             request.accepted_at = request.accepted_at or now
-            await self._move(uow, request, State.RESOLVED, "staff", staff.key, staff.name,
+            await self.move(uow, request, State.RESOLVED, "staff", staff.key, staff.name,
                              "resolved", note)
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
@@ -386,8 +407,8 @@ class Desk:
                 return _refused(Refusal.TOP_OF_LADDER, request)
             staff = await uow.staff.get(role.staff_id)
             assert staff is not None
-            await self._raise_to(uow, request, target, staff, "escalated", reason,
-                                 Notice.ESCALATED, skip=person.telegram_id)
+            await self.raise_to(uow, request, target, Actor.of(staff), "escalated", reason,
+                                Notice.ESCALATED, skip=person.telegram_id)
             view = await request_view(uow, request, self.taxonomy)
             await uow.commit()
             return Outcome(view=view, state=request.state)
@@ -404,8 +425,8 @@ class Desk:
             staff = await uow.staff.get(role.staff_id)
             assert staff is not None
             target = next_level(request.ladder, 0) or Level.COMMUNITY.rank
-            await self._raise_to(uow, request, target, staff, "returned", reason,
-                                 Notice.RETURNED, skip=person.telegram_id)
+            await self.raise_to(uow, request, target, Actor.of(staff), "returned", reason,
+                                Notice.RETURNED, skip=person.telegram_id)
             view = await request_view(uow, request, self.taxonomy)
             await uow.commit()
             return Outcome(view=view, state=request.state)
@@ -425,7 +446,9 @@ class Desk:
             request.holder_id = staff.id
             request.level = max(request.level, Level(role.unit_kind).rank)
             request.accepted_at = self.clock()
-            await self._move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
+            # Whoever takes a request over gets a full resolve window of their own.
+            self._fresh_windows(request, self.clock(), acknowledged=True)
+            await self.move(uow, request, State.ACCEPTED, "staff", staff.key, staff.name,
                              "taken_over", "")
             view = await request_view(uow, request, self.taxonomy)
             await notify.resident(request, Notice.ACCEPTED, view, who=staff.name)
@@ -445,12 +468,16 @@ class Desk:
                 return _refused(refusal or Refusal.NOT_FOUND, request)
             staff = await uow.staff.get(role.staff_id)
             assert staff is not None
-            await self._event(uow, request, "staff", staff.key, staff.name, "urged", instruction)
+            await self.event(uow, request, "staff", staff.key, staff.name, "urged", instruction)
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
-            people = await notify.holders(request) + await notify.first_receiver(request)
-            notify.staff(people, Notice.URGED, view, keyboard=_staff_keyboard(request),
+            holders = await notify.holders(request)
+            notify.staff(holders, Notice.URGED, view, keyboard=_staff_keyboard(request),
                          priority=Priority.ESCALATION, skip=person.telegram_id,
+                         who=staff.name, note=instruction)
+            # The first receiver follows up (首接负责) but, unless they hold it, cannot act.
+            notify.staff(_others(await notify.first_receiver(request), holders), Notice.URGED,
+                         view, priority=Priority.ESCALATION, skip=person.telegram_id,
                          who=staff.name, note=instruction)
             await uow.commit()
             return Outcome(view=view, state=request.state)
@@ -475,7 +502,7 @@ class Desk:
                 if first is not None and first.active and first.unit_id == request.grid_id:
                     request.holder_id = first.id
             self._fresh_windows(request, self.clock(), acknowledged=False)
-            await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name,
+            await self.move(uow, request, State.OPEN, "staff", staff.key, staff.name,
                              "handed_back", instruction)
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
@@ -485,6 +512,107 @@ class Desk:
                          note=instruction)
             await uow.commit()
             return Outcome(view=view, state=request.state)
+
+    async def ask_extension(self, person: Person, number: int, extra: Duration,
+                            reason: str) -> Outcome:
+        """延期: the holder asks for more time; the level above approves or refuses."""
+        reason = reason.strip()[:MAX_NOTE]
+        if not reason:
+            return _refused(Refusal.EMPTY)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.EXTEND, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            base = max(request.resolve_due_at or self.clock(), self.clock())
+            request.extension_until = self.calendar.add(base, extra)
+            request.extension_reason = reason
+            request.extension_by = staff.id
+            await self.event(uow, request, "staff", staff.key, staff.name, "extension_asked",
+                             f"{extra.zh()}：{reason}")
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            approvers = await self._approvers(uow, request, notify)
+            notify.staff(approvers, Notice.EXTENSION_ASKED, view, keyboard=Keyboard.EXTENSION,
+                         priority=Priority.ESCALATION, skip=person.telegram_id, who=staff.name,
+                         note=reason, until=request.extension_until.isoformat(),
+                         extra=extra.zh())
+            await uow.commit()
+            return Outcome(view=view, state=request.state,
+                           info={"until": request.extension_until.isoformat()})
+
+    async def decide_extension(self, person: Person, number: int, approve: bool) -> Outcome:
+        """A supervisor above approves or refuses a pending 延期."""
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.DECIDE, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            if request.extension_until is None or request.extension_by is None:
+                return _refused(Refusal.NO_PENDING_EXTENSION, request)
+            if request.extension_by == role.staff_id:
+                return _refused(Refusal.OWN_EXTENSION, request)
+            staff = await uow.staff.get(role.staff_id)
+            asker = await uow.staff.get(request.extension_by)
+            assert staff is not None
+            until = request.extension_until
+            if approve:
+                self.planner.extend(request, self.clock(), until)
+            request.extension_until = None
+            request.extension_by = None
+            await self.event(uow, request, "staff", staff.key, staff.name,
+                             "extension_approved" if approve else "extension_refused",
+                             request.extension_reason or "")
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff([asker] if asker else [], Notice.EXTENSION_DECIDED, view,
+                         priority=Priority.ESCALATION, who=staff.name, approved=approve,
+                         until=until.isoformat())
+            if approve:
+                await notify.resident(request, Notice.EXTENSION_RESIDENT, view,
+                                      until=until.isoformat())
+            await uow.commit()
+            return Outcome(view=view, state=request.state, info={"approved": approve})
+
+    async def chase(self, person: Person, number: int) -> Outcome:
+        """催办: a resident whose request is overdue presses once per window."""
+        async with self.uow() as uow:
+            request = await uow.requests.get(number, for_update=True)
+            if request is None or request.resident_id != person.telegram_id:
+                return _refused(Refusal.NOT_FOUND)
+            if request.state not in ACTIVE:
+                return _refused(Refusal.WRONG_STATE, request)
+            now = self.clock()
+            due = request.ack_due_at if request.state == State.OPEN else request.resolve_due_at
+            if due is None or due > now:
+                return _refused(Refusal.NOT_OVERDUE, request, due=due.isoformat() if due else "")
+            started = request.window_started_at
+            if request.resident_urged_at is not None and (
+                    started is None or request.resident_urged_at >= started):
+                return _refused(Refusal.ONCE_PER_WINDOW, request)
+            request.resident_urged_at = now
+            await self.event(uow, request, "resident", str(person.telegram_id), person.name,
+                             "chased", "")
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff(await notify.holders(request), Notice.CHASED, view,
+                         keyboard=_staff_keyboard(request), priority=Priority.ESCALATION,
+                         above=False)
+            notify.staff(await self._approvers(uow, request, notify), Notice.CHASED, view,
+                         priority=Priority.ESCALATION, above=True)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def _approvers(self, uow: UnitOfWork, request: Request,
+                         notify: Notifier) -> list[Staff]:
+        """The supervisors one rung above the request's level (the top level at the top)."""
+        above = next_level(request.ladder, request.level)
+        rank = above if above is not None else request.level
+        level = LEVEL_ORDER[rank]
+        if level == Level.GRID:
+            return []
+        unit = _placement(request).unit_at(level)
+        return [s for s in await notify.unit_members(level, unit) if s.telegram_id is not None]
 
     async def grids_for_reassign(self, telegram_id: int, number: int) -> list[Choice]:
         """The grids a supervisor may send this request to."""
@@ -523,7 +651,7 @@ class Desk:
             request.holder_id = workers[0].id if workers else None
             request.first_receiver_id = request.holder_id
             self._fresh_windows(request, self.clock(), acknowledged=False)
-            await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name,
+            await self.move(uow, request, State.OPEN, "staff", staff.key, staff.name,
                              "reassigned", grid.name)
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
@@ -620,9 +748,9 @@ class Desk:
             request.attachments.append(
                 Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now))
         await uow.requests.add(request)
-        await self._event(uow, request, "resident", str(resident.telegram_id), resident.name,
+        await self.event(uow, request, "resident", str(resident.telegram_id), resident.name,
                           "submitted", "", state_from=None)
-        await self._event(uow, request, "system", None, "", "classified",
+        await self.event(uow, request, "system", None, "", "classified",
                           f"{verdict.category}/{verdict.urgency.value} "
                           f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip())
         view = await request_view(uow, request, self.taxonomy)
@@ -643,42 +771,43 @@ class Desk:
         role, refusal = check(action, roles, _placement(request))
         return request, role, refusal
 
-    async def _raise_to(
-        self, uow: UnitOfWork, request: Request, target: int, staff: Staff, action: str,
-        reason: str, notice: Notice, skip: int,
+    async def raise_to(
+        self, uow: UnitOfWork, request: Request, target: int, actor: Actor, action: str,
+        reason: str, notice: Notice, *, skip: int | None = None, **extra: Any,
     ) -> None:
+        """Move a request up to rung `target` and alert that level (shared with the clockwork)."""
         notify = Notifier(uow, self.clock)
         before = await notify.holders(request)
         request.level = target
         request.holder_id = None
         self._fresh_windows(request, self.clock(), acknowledged=False)
-        await self._move(uow, request, State.OPEN, "staff", staff.key, staff.name, action, reason)
+        await self.move(uow, request, State.OPEN, actor.kind, actor.key, actor.name, action,
+                         reason)
         view = await request_view(uow, request, self.taxonomy)
-        timeline = [e.__dict__ for e in event_views(list(await uow.requests.timeline(request.id)))]
+        timeline = [asdict(e) for e in event_views(list(await uow.requests.timeline(request.id)))]
         notify.staff(await notify.holders(request), notice, view, keyboard=Keyboard.SUPERVISOR,
                      priority=priority_for(request, escalation=True), with_attachments=True,
-                     skip=skip, who=staff.name, note=reason, timeline=timeline)
+                     skip=skip, who=actor.name, note=reason, timeline=timeline, **extra)
         notify.staff(before + await notify.first_receiver(request), Notice.STEP, view,
-                     skip=skip, step=action, who=staff.name, note=reason)
+                     skip=skip, step=action, who=actor.name, note=reason)
         await notify.resident(request, Notice.ESCALATED_RESIDENT, view)
 
     def _fresh_windows(self, request: Request, now: datetime, *, acknowledged: bool) -> None:
         """Each level (and each reopening) gets new acknowledge and resolve deadlines."""
-        window = self.config.sla.window(request.category, Urgency(request.urgency))
-        request.ack_due_at = None if acknowledged else self.calendar.add(now, window.acknowledge)
-        request.resolve_due_at = self.calendar.add(now, window.resolve)
+        self.planner.start_windows(request, now, acknowledged=acknowledged)
 
-    async def _move(
+    async def move(
         self, uow: UnitOfWork, request: Request, target: State, actor_kind: str,
         actor_id: str | None, actor_name: str, action: str, note: str,
     ) -> None:
         before = request.state
         request.state = target.value
         request.updated_at = self.clock()
-        await self._event(uow, request, actor_kind, actor_id, actor_name, action, note,
+        self.planner.plan(request)  # every change of state moves the clock
+        await self.event(uow, request, actor_kind, actor_id, actor_name, action, note,
                           state_from=before)
 
-    async def _event(
+    async def event(
         self, uow: UnitOfWork, request: Request, actor_kind: str, actor_id: str | None,
         actor_name: str, action: str, note: str, *, state_from: str | None = "",
     ) -> None:
@@ -717,6 +846,11 @@ def _placement(request: Request) -> Placement:
         grid_id=request.grid_id, community_id=request.community_id, town_id=request.town_id,
         district_id=request.district_id,
     )
+
+
+def _others(people: Sequence[Staff], exclude: Sequence[Staff]) -> list[Staff]:
+    ids = {p.id for p in exclude}
+    return [p for p in people if p.id not in ids]
 
 
 def _staff_keyboard(request: Request) -> Keyboard:

@@ -38,6 +38,9 @@ class Action(StrEnum):
     RATE = "rate"
     DETAIL = "det"
     SHOW = "show"
+    EXTEND = "ext"
+    DECIDE = "dec"
+    CHASE = "chase"
 
 
 class Level(StrEnum):
@@ -68,10 +71,13 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.RATE: frozenset({State.RESOLVED}),
     Action.DETAIL: ACTIVE | {State.RESOLVED},
     Action.SHOW: frozenset(State),
+    Action.EXTEND: ACTIVE,
+    Action.DECIDE: ACTIVE,
+    Action.CHASE: ACTIVE,
 }
 
 SUPERVISOR_ONLY = frozenset(
-    {Action.URGE, Action.TAKE_OVER, Action.HAND_BACK, Action.REASSIGN}
+    {Action.URGE, Action.TAKE_OVER, Action.HAND_BACK, Action.REASSIGN, Action.DECIDE}
 )
 HOLDER_ACTIONS = frozenset({Action.ACCEPT, Action.RESOLVE, Action.ESCALATE, Action.RETURN})
 
@@ -120,6 +126,10 @@ class Refusal(StrEnum):
     NOT_BOUND = "not_bound"
     UNKNOWN_BUILDING = "unknown_building"
     EMPTY = "empty"
+    NOT_OVERDUE = "not_overdue"
+    ONCE_PER_WINDOW = "once_per_window"
+    NO_PENDING_EXTENSION = "no_pending_extension"
+    OWN_EXTENSION = "own_extension"
 
 
 def supervises(role: Role, place: Placement) -> bool:

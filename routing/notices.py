@@ -35,6 +35,14 @@ class Notice(StrEnum):
     STEP = "step"
     ATTACHMENT = "attachment"
     STAFF_BOUND = "staff_bound"
+    REMINDER = "reminder"
+    AUDIT_FAILED = "audit_failed"
+    DIGEST_SUPERVISOR = "digest_supervisor"
+    DIGEST_WORKER = "digest_worker"
+    EXTENSION_ASKED = "extension_asked"
+    EXTENSION_DECIDED = "extension_decided"
+    EXTENSION_RESIDENT = "extension_resident"
+    CHASED = "chased"
 
 
 class Keyboard(StrEnum):
@@ -45,6 +53,7 @@ class Keyboard(StrEnum):
     SUPERVISOR = "supervisor"
     RATING = "rating"
     RESIDENT = "resident"
+    EXTENSION = "extension"
 
 
 class Priority:
@@ -106,6 +115,11 @@ class Notifier:
         language = resident.language if resident else "zh"
         prio = priority_for(request) if priority is None else priority
         self._add(request.resident_id, language, kind, view, prio, keyboard, extra)
+
+    def plain(self, people: Iterable[Staff], kind: Notice, priority: int, **extra: Any) -> None:
+        """A notice about no single request (digests, alarms), once to each bound person."""
+        for chat in {p.telegram_id for p in people if p.telegram_id is not None}:
+            self._add(chat, "zh", kind, None, priority, Keyboard.NONE, extra)
 
     def staff(
         self,

@@ -81,22 +81,22 @@ async def sync_organisation(uow: UnitOfWork, config: OrgConfig) -> SyncReport:
     people = config.all_people()
     wanted_keys = {p.key for p in people}
     for person in people:
-        row = stored_staff.get(person.key)
-        if row is None:
+        member = stored_staff.get(person.key)
+        if member is None:
             await uow.staff.add(
                 Staff(key=person.key, name=person.name, role=person.role,
                       unit_kind=person.unit_kind, unit_id=person.unit_id,
                       telegram_id=person.telegram_id, active=True)
             )
             continue
-        row.name, row.role = person.name, person.role
-        row.unit_kind, row.unit_id, row.active = person.unit_kind, person.unit_id, True
+        member.name, member.role = person.name, person.role
+        member.unit_kind, member.unit_id, member.active = person.unit_kind, person.unit_id, True
         # An id in the file wins; without one, keep the account bound by an invite link.
         if person.telegram_id is not None:
-            row.telegram_id = person.telegram_id
-    for key, row in stored_staff.items():
-        if key not in wanted_keys and row.active:
-            row.active = False
+            member.telegram_id = person.telegram_id
+    for key, member in stored_staff.items():
+        if key not in wanted_keys and member.active:
+            member.active = False
             retired.append(key)
     await uow.session.flush()
     return SyncReport(

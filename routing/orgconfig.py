@@ -314,6 +314,8 @@ class OrgConfig(_Model):
     categories: list[CategoryConfig] | None = Field(default=None, min_length=1)
     keywords: dict[str, Any] | None = None
     keywords_file: str | None = None
+    # 民情日报告: when each supervisor and worker gets the morning digest (local time).
+    digest_at: time = time(8, 0)
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
     _index: _Index | None = PrivateAttr(default=None)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-import chinese_calendar  # type: ignore[import-untyped]
+import chinese_calendar
 
 logger = logging.getLogger(__name__)
 

@@ -132,6 +132,17 @@ class Request(Base):
     closed_at: Mapped[datetime | None]
     ack_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
+    # The clock: the current level's windows started at window_started_at; the next timer step
+    # (remind or escalate) is a fact here, so a restart finds it and fires it once.
+    window_started_at: Mapped[datetime | None]
+    next_step_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_step: Mapped[str | None] = mapped_column(String(16))
+    reminded: Mapped[str | None] = mapped_column(String(16))
+    steps_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resident_urged_at: Mapped[datetime | None]
+    extension_until: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_by: Mapped[int | None] = mapped_column(Integer)
 
     attachments: Mapped[list[Attachment]] = relationship(
         order_by="Attachment.id", lazy="selectin", cascade="all, delete-orphan"
@@ -188,6 +199,7 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -205,6 +217,26 @@ class MessageLink(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     request_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class DailyRun(Base):
+    """A periodic job that ran for a day (the morning digest), so it never runs twice."""
+
+    __tablename__ = "daily_runs"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    at: Mapped[datetime]
+
+
+class Alarm(Base):
+    """An alarm raised to supervisors (a failed audit), remembered so it is raised once."""
+
+    __tablename__ = "alarms"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
 
 
 class ChatState(Base):

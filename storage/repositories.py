@@ -10,10 +10,12 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Alarm,
     Area,
     Attachment,
     Building,
     ChatState,
+    DailyRun,
     MessageLink,
     OutboxMessage,
     PendingMessage,
@@ -109,6 +111,53 @@ class RequestRepository:
             )
         query = query.order_by(Request.level.desc(), Request.id).limit(limit)
         return (await self.session.execute(query)).scalars().all()
+
+    async def due_steps(self, now: datetime, limit: int) -> Sequence[Request]:
+        """Requests whose next timer step is due, locked; rows another process holds are skipped."""
+        query = (
+            select(Request)
+            .where(Request.next_step_at <= now)
+            .order_by(Request.next_step_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def next_step_at(self) -> datetime | None:
+        query = select(func.min(Request.next_step_at))
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def without_future_step(self, before: datetime) -> Sequence[Request]:
+        """Active requests with no pending step, or with one overdue since before `before`."""
+        query = (
+            select(Request)
+            .where(
+                Request.state.in_(ACTIVE_STATES),
+                or_(Request.next_step_at.is_(None), Request.next_step_at < before),
+            )
+            .order_by(Request.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def count_in_area(
+        self, unit_kind: str, unit_id: str, column: str, since: datetime
+    ) -> int:
+        """How many requests of an area had `column` (a timestamp) set since `since`."""
+        stamp = getattr(Request, column)
+        query = select(func.count()).where(UNIT_COLUMN[unit_kind] == unit_id, stamp >= since)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def escalated_in_area(self, unit_kind: str, unit_id: str, since: datetime) -> int:
+        query = (
+            select(func.count(func.distinct(RequestEvent.request_id)))
+            .join(Request, Request.id == RequestEvent.request_id)
+            .where(
+                UNIT_COLUMN[unit_kind] == unit_id,
+                RequestEvent.at >= since,
+                RequestEvent.action.in_(("escalated", "auto_escalated")),
+            )
+        )
+        return int((await self.session.execute(query)).scalar_one())
 
     async def link_message(self, chat_id: int, message_id: int, request_id: int) -> None:
         await self.session.merge(
@@ -244,10 +293,11 @@ class OutboxRepository:
     def add(self, message: OutboxMessage) -> None:
         self.session.add(message)
 
-    async def due(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
-        """The next pending messages by priority, skipping chats that must wait."""
+    async def claim(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Take the next due messages for this sender; another process skips them."""
         waiting = select(OutboxMessage.chat_id).where(
-            OutboxMessage.status == "pending", OutboxMessage.not_before > now
+            OutboxMessage.status.in_(("pending", "sending")),
+            or_(OutboxMessage.not_before > now, OutboxMessage.status == "sending"),
         )
         query = (
             select(OutboxMessage)
@@ -258,8 +308,23 @@ class OutboxRepository:
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return (await self.session.execute(query)).scalars().all()
+        rows = (await self.session.execute(query)).scalars().all()
+        for row in rows:
+            row.status = "sending"
+            row.claimed_at = now
+        return rows
+
+    async def release_stale_claims(self, older_than: datetime) -> int:
+        """Claims of a sender that died mid-send go back to the queue."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.status == "sending", OutboxMessage.claimed_at < older_than
+        )
+        rows = (await self.session.execute(query)).scalars().all()
+        for row in rows:
+            row.status = "pending"
+        return len(rows)
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
@@ -280,6 +345,34 @@ class OutboxRepository:
             .limit(limit)
         )
         return (await self.session.execute(query)).scalars().all()
+
+
+class RunRepository:
+    """Daily jobs that ran, and alarms already raised."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def has_run(self, job: str, day: str) -> bool:
+        return await self.session.get(DailyRun, (job, day)) is not None
+
+    async def mark_run(self, job: str, day: str, at: datetime) -> None:
+        self.session.add(DailyRun(job=job, day=day, at=at))
+        await self.session.flush()  # a second process's insert fails here, not later
+
+    async def alarm(self, key: str) -> Alarm | None:
+        return await self.session.get(Alarm, key)
+
+    async def set_alarm(self, key: str, fingerprint: str | None, at: datetime) -> None:
+        row = await self.session.get(Alarm, key)
+        if fingerprint is None:
+            if row is not None:
+                await self.session.delete(row)
+            return
+        if row is None:
+            self.session.add(Alarm(key=key, fingerprint=fingerprint, at=at))
+        else:
+            row.fingerprint, row.at = fingerprint, at
 
 
 class ChatStateRepository:

@@ -13,6 +13,7 @@ from storage.repositories import (
     OutboxRepository,
     RequestRepository,
     ResidentRepository,
+    RunRepository,
     StaffRepository,
 )
 
@@ -27,6 +28,7 @@ class UnitOfWork:
     organisation: OrganisationRepository
     outbox: OutboxRepository
     chat_states: ChatStateRepository
+    runs: RunRepository
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class UnitOfWork:
         self.organisation = OrganisationRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.chat_states = ChatStateRepository(self.session)
+        self.runs = RunRepository(self.session)
         return self
 
     async def __aexit__(

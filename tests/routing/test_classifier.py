@@ -104,6 +104,19 @@ CATEGORY_CASES: list[tuple[str, str]] = [
     ("快递老是放在门口 丢了好几回了", "other"),
     ("建议社区多组织点老年人活动", "other"),
     ("表扬一下咱们网格员小张 对老人特别热心", "other"),
+    # more colloquial ones, written before the keywords were tuned for them
+    ("门禁对讲打不开门 每次都得下楼接", "property_repair"),
+    ("楼下垃圾堆成山了 臭的开不了窗", "sanitation"),
+    ("小区外面那棵树的树根把路面拱起来了", "public_facilities"),
+    ("俺家电闸老跳 一开空调就断电", "utilities"),
+    ("二楼开了个麻将馆 半夜哗啦哗啦的", "noise"),
+    ("有辆车在俺家门口停了一个月没动过", "parking_traffic"),
+    ("邻居家的狗老是在电梯里撒尿", "neighbor_dispute"),
+    ("有人在小区群里发二维码让扫码领鸡蛋 像是骗人的", "public_safety"),
+    ("俺家孩子是自闭症 上学没有学校要", "hardship"),
+    ("小区门口的饭店把桌子摆到马路上了", "illegal_construction"),
+    ("灵活就业的社保咋交", "policy_inquiry"),
+    ("有线电视没信号了 好几天了", "other"),
 ]
 
 
@@ -148,8 +161,21 @@ URGENT_CASES: list[str] = [
     "楼道里有一股烧焦的味道 不知道哪家着了",
     "SOS 电梯困人",
     "有人拿刀在小区里追着人砍",
-    "😱😱燃气泄漏了！！！快来人",
+    "😱😱燃气泄漏了！！！快来人",  # noqa: RUF001
     "🆘🆘 3号楼2单元",
+    "厨房里嘶嘶的响 闻着像燃气 俺不敢动",
+    "燃气管道被挖断了 呲呲往外冒气",
+    "天然气管子漏了",
+    "电梯里关着个小孩 哭得嗷嗷的",
+    "电梯困了三个人 打电话物业也不接",
+    "俺家老爷子早上出去遛弯到现在没回来 手机也关机了",
+    "楼道有个老人躺地上不动了",
+    "俺大姨在家摔了 头上流了好多血",
+    "小区路边大树倒了 压在电线上 还打火",
+    "楼道里电表箱着了 噼里啪啦的",
+    "小孩爬到窗台外面了 家里没大人",
+    "有个人在楼顶边上坐着 看着要往下跳",
+    "自来水总管爆了 水冲到地下室了",
 ]
 
 
@@ -180,6 +206,17 @@ NOT_URGENT_CASES: list[str] = [
     "之前说有煤气味 燃气公司来查过了 没事了",
     "有人从窗户上拉电线给电动车充电 太危险了",
     "网格员电话打不通 回复也不及时",
+    "网格员电话关机了 有事找不到人",
+    "物业的人找不到人 电话也没人接",
+    "电梯老是困人 上周俺就被关了半个小时 到现在也没修",
+    "小区灭火器都空了 出了火灾咋整",
+    "上次俺娘摔倒多亏网格员及时送医院 太感谢了",
+    "小区路窄 两边都停满了车 救护车都进不来",
+    "俺娘说屋顶漏了 找物业也不来",
+    "电梯坏了 俺娘腿脚不好下不了楼 快来修修吧",
+    "俺爹有点头晕 社区有量血压的吗",
+    "楼下烧烤摊烟太大了 呛得窗户都不敢开",
+    "燃气缴费了还是没气 打燃气公司电话没人管",
 ]
 
 
@@ -229,7 +266,7 @@ def test_a_polite_question_around_a_real_fault_stays_normal(
     assert classifier.classify(text).urgency is Urgency.NORMAL
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀😀👍", "！？。。。", "🔥🔥🔥"])
+@pytest.mark.parametrize("text", ["", "   ", "😀😀👍", "！？。。。", "🔥🔥🔥"])  # noqa: RUF001
 def test_nothing_to_read_is_other_normal_with_no_confidence(
     classifier: Classifier, text: str
 ) -> None:
@@ -265,7 +302,7 @@ def test_a_longer_keyword_hides_the_keyword_inside_it(classifier: Classifier) ->
 
 
 def test_text_is_normalised_before_matching() -> None:
-    assert normalize("ＫＴＶ太吵了！！😡😡 Ｗｉｆｉ") == "ktv太吵了 wifi"
+    assert normalize("ＫＴＶ太吵了！！😡😡 Ｗｉｆｉ") == "ktv太吵了 wifi"  # noqa: RUF001
 
 
 def test_the_boundary_rules_of_the_taxonomy_hold(classifier: Classifier) -> None:
@@ -331,7 +368,7 @@ def test_merged_can_add_an_urgent_word() -> None:
 def test_defaults_cover_every_category_of_the_taxonomy() -> None:
     keywords = KeywordSet.defaults()
     for category in DEFAULT_CATEGORIES:
-        assert 25 <= len(keywords.categories[category.id]) <= 100, category.id
+        assert len(keywords.categories[category.id]) >= 25, category.id
     assert len(keywords.urgency["urgent"]) >= 60
     assert keywords.user_dict
 
@@ -342,10 +379,13 @@ def test_defaults_cover_every_category_of_the_taxonomy() -> None:
         ({"categorys": {}}, "categorys"),
         ({"categories": {"noise": {"word": {"吵": 1}}}}, "categories.noise.word"),
         ({"categories": {"noise": {"words": {"吵": "high"}}}}, "categories.noise.words.吵"),
-        ({"categories": {"noise": {"words": {"吵": -1}}}}, "categories.noise.words.吵"),
+        ({"categories": {"noise": {"words": {"吵": float("nan")}}}}, "categories.noise.words.吵"),
         ({"categories": {"noise": {"words": {"吵": True}}}}, "categories.noise.words.吵"),
         ({"categories": {"noise": {"words": {110: 1}}}}, "categories.noise.words.110"),
-        ({"categories": {"noise": {"words": {"！！": 1}}}}, "categories.noise.words.！！"),
+        (
+            {"categories": {"noise": {"words": {"\uff01\uff01": 1}}}},
+            "categories.noise.words.\uff01\uff01",
+        ),
         ({"categories": {"noise": ["吵"]}}, "categories.noise"),
         ({"categories": ["noise"]}, "categories"),
         ({"urgency": {"critical": {"words": {"火": 5}}}}, "urgency.critical"),
@@ -354,8 +394,13 @@ def test_defaults_cover_every_category_of_the_taxonomy() -> None:
     ],
 )
 def test_from_mapping_names_the_bad_key(data: Mapping[str, object], bad_key: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{re.escape(bad_key)}\b"):
+    with pytest.raises(ValueError, match=rf"^{re.escape(bad_key)}:"):
         KeywordSet.from_mapping(data)
+
+
+def test_a_negative_weight_is_accepted_as_counter_evidence() -> None:
+    keywords = KeywordSet.from_mapping({"urgency": {"urgent": {"words": {"物业": -1}}}})
+    assert keywords.urgency == {"urgent": {"物业": -1.0}}
 
 
 def test_from_mapping_accepts_an_empty_configuration() -> None:

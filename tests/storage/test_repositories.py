@@ -91,8 +91,27 @@ async def test_outbox_gives_urgent_first_and_holds_a_waiting_chat_back(
         work.outbox.add(_outbox(chat=2, priority=5, not_before=T0 + timedelta(minutes=5)))
         await work.commit()
     async with uow() as work:
-        due = await work.outbox.due(T0, limit=10)
+        due = await work.outbox.claim(T0, limit=10)
     assert [m.chat_id for m in due] == [3, 1]
+    assert all(m.status == "sending" for m in due)
+
+
+async def test_a_claimed_message_is_not_claimed_again(uow: UnitOfWorkFactory) -> None:
+    async with uow() as work:
+        work.outbox.add(_outbox(chat=1, priority=5))
+        work.outbox.add(_outbox(chat=1, priority=5))
+        await work.commit()
+    async with uow() as work:
+        first = await work.outbox.claim(T0, limit=1)
+        await work.commit()
+    async with uow() as work:
+        # The chat's second message waits while its first is being sent: order is kept.
+        assert await work.outbox.claim(T0, limit=10) == []
+        assert await work.outbox.release_stale_claims(T0 + timedelta(seconds=1)) == 1
+        await work.commit()
+    async with uow() as work:
+        again = await work.outbox.claim(T0, limit=10)
+    assert [m.id for m in again] == [first[0].id, first[0].id + 1], "in order, none lost"
 
 
 async def test_fsm_state_survives_a_new_storage_object(uow: UnitOfWorkFactory) -> None:

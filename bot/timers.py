@@ -1,0 +1,96 @@
+"""APScheduler wiring: wake the clockwork at the nearest deadline, sweep regularly, digest daily.
+
+The database holds every deadline; the scheduler only decides when to look. One job is
+re-armed for the nearest step after each sweep and after each commit; an interval job sweeps
+anyway, so a missed wake-up costs at most SAFETY_SWEEP_S of delay, never a step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from routing.clockwork import Clockwork
+from routing.digest import DailyDigest
+
+log = logging.getLogger(__name__)
+SAFETY_SWEEP_S = 30
+AUDIT_EVERY_S = 600
+NEXT_JOB = "next-deadline"
+
+
+class Timers:
+    """The program's sense of time: runs the clockwork and the digest when they are due."""
+
+    def __init__(self, scheduler: AsyncIOScheduler, clockwork: Clockwork,
+                 digest: DailyDigest) -> None:
+        self.scheduler = scheduler
+        self.clockwork = clockwork
+        self.digest = digest
+        self._lock = asyncio.Lock()
+        self._poked = False
+
+    def start(self) -> None:
+        """Catch up at once (steps that fell due while we were down), then keep time."""
+        s = self.scheduler
+        s.add_job(self.tick, "date", id="catch-up", misfire_grace_time=None)
+        s.add_job(self.tick, "interval", seconds=SAFETY_SWEEP_S, id="safety-sweep",
+                  misfire_grace_time=None, coalesce=True)
+        s.add_job(self.audit, "interval", seconds=AUDIT_EVERY_S, id="audit",
+                  misfire_grace_time=None, coalesce=True)
+        at = self.digest.desk.config.digest_at
+        s.add_job(self.daily, "cron", hour=at.hour, minute=at.minute, id="digest",
+                  misfire_grace_time=3600, coalesce=True)
+
+    def poke(self) -> None:
+        """After a commit: deadlines may have moved, so re-arm the wake-up (debounced)."""
+        if self._poked:
+            return
+        self._poked = True
+        try:
+            asyncio.get_running_loop().call_soon(self._rearm_soon)
+        except RuntimeError:  # no loop: nothing is running to re-arm
+            self._poked = False
+
+    def _rearm_soon(self) -> None:
+        self._poked = False
+        asyncio.ensure_future(self.rearm())
+
+    async def tick(self) -> None:
+        """Fire what is due, then arm the wake-up for the next step."""
+        async with self._lock:
+            try:
+                fired = await self.clockwork.sweep()
+                if fired:
+                    log.info("clockwork fired %s step(s)", fired)
+                day = self.digest.due_day(self.clockwork.clock())
+                if day is not None:
+                    await self.digest.run(day)
+            except Exception:
+                log.exception("clockwork sweep failed; the safety sweep will retry")
+        await self.rearm()
+
+    async def daily(self) -> None:
+        day = self.digest.due_day(self.clockwork.clock())
+        if day is not None:
+            await self.digest.run(day)
+
+    async def audit(self) -> None:
+        problems = await self.clockwork.audit_and_alarm()
+        if problems:
+            log.error("audit: %s request(s) have no future step: %s", len(problems),
+                      ", ".join(map(str, problems[:10])))
+
+    async def rearm(self) -> None:
+        due = await self.clockwork.next_due()
+        if due is None or not self.scheduler.running:
+            return
+        # The delay is measured on the program's clock (a test may drive it), the job is set
+        # on the real one.
+        delay = max(0.0, (due - self.clockwork.clock()).total_seconds())
+        run_at = datetime.now(UTC) + timedelta(seconds=delay)
+        self.scheduler.add_job(self.tick, "date", run_date=run_at, id=NEXT_JOB,
+                               replace_existing=True, misfire_grace_time=None)
