@@ -114,6 +114,40 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Every open request must have a future deadline or a finished ladder."""
+    from bot.app import build_classifier, open_database
+    from bot.clock import system_clock
+    from routing.clockwork import Clockwork
+    from routing.desk import Desk
+    from routing.orgconfig import load_org_config
+    from routing.sla import WorkCalendar
+    from storage.db import session_factory
+    from storage.uow import UnitOfWork
+
+    settings = _settings()
+    config = load_org_config(settings.config_path)
+
+    async def main() -> list[str]:
+        engine = await open_database(settings)
+        try:
+            sessions = session_factory(engine)
+            desk = Desk(lambda: UnitOfWork(sessions), config, build_classifier(config),
+                        WorkCalendar(config.timezone), system_clock)
+            return [str(p) for p in await Clockwork(desk).audit()]
+        finally:
+            await engine.dispose()
+
+    problems = asyncio.run(main())
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} open request(s) have no future step", file=sys.stderr)
+        return 1
+    print("audit OK: every open request has a future step")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huying", description="呼应: residents' requests, "
                                      "routed to grid workers and up the ladder.")
@@ -131,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     invite = sub.add_parser("invite", help="print a one-time invite link for a staff member")
     invite.add_argument("person", help="the person's key, e.g. songyun-1/陈亮")
     invite.set_defaults(func=cmd_invite)
+    sub.add_parser("audit", help="check every open request has a future deadline") \
+        .set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -114,9 +114,17 @@ class Renderer:
             "what": "受理" if payload.get("window") == "ack" else "办结",
             "what_en": "accepted" if payload.get("window") == "ack" else "resolved",
             "why": payload.get("note", ""),
-            "late": (t("late_note", lang, minutes=payload["late_minutes"])
-                     if payload.get("late_minutes") else ""),
+            "late": self._late(int(payload.get("late_seconds") or 0), lang),
         }
+
+    def _late(self, seconds: int, lang: str) -> str:
+        if seconds <= 0:
+            return ""
+        if seconds < 120:
+            amount = f"{seconds} 秒" if lang == "zh" else f"{seconds} s"
+        else:
+            amount = f"{seconds // 60} 分钟" if lang == "zh" else f"{seconds // 60} min"
+        return t("late_note", lang, amount=amount)
 
     def _plain(self, kind: str, payload: dict[str, Any], lang: str) -> str:
         """Notices about no single request: digests and alarms."""

@@ -166,8 +166,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⏰ Request #{n} is at the top level and still not {what_en}; please act. Next "
         "reminder: {deadline}. {late}\nAddress: {address}\nText: {text}",
     ),
-    "late_note": ("（系统恢复后补发，晚了 {minutes} 分钟）",
-                  "(sent {minutes} min late, after the system came back)"),
+    "late_note": ("（系统恢复后补发，晚了 {amount}）",
+                  "(sent {amount} late, after the system came back)"),
     "escalated_auto": (
         "⬆️ 诉求 #{n} {why}，已自动上报至{holder}{late}\n{urgency}｜{category}\n"
         "地址：{address}\n内容：{text}\n办理记录：\n{timeline}",

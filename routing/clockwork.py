@@ -20,7 +20,7 @@ from routing.views import request_view
 from storage.models import Request
 from storage.uow import UnitOfWork
 
-LATE_AFTER = timedelta(seconds=60)
+LATE_AFTER = timedelta(seconds=5)  # a step normally fires within a second of falling due
 AUDIT_GRACE = timedelta(minutes=5)
 BATCH = 200
 
@@ -51,16 +51,18 @@ class Clockwork:
             return await uow.requests.next_step_at()
 
     async def sweep(self, limit: int = BATCH) -> int:
-        """Fire every step due now; returns how many fired."""
+        """Fire every step due now, including steps that a firing makes due; returns the count."""
         fired = 0
         while True:
             async with self.desk.uow() as uow:
                 now = self.clock()
                 rows = list(await uow.requests.due_steps(now, limit))
+                acted = 0
                 for request in rows:
-                    fired += await self._fire(uow, request, now)
+                    acted += await self._fire(uow, request, now)
                 await uow.commit()
-            if len(rows) < limit:
+            fired += acted
+            if not rows or (acted == 0 and len(rows) < limit):
                 return fired
 
     async def _fire(self, uow: UnitOfWork, request: Request, now: datetime) -> int:
@@ -91,7 +93,7 @@ class Clockwork:
             return 1
         await self.desk.raise_to(
             uow, request, target, SYSTEM, "auto_escalated", why, Notice.ESCALATED,
-            late_minutes=_minutes(late), window=step.window,
+            late_seconds=_seconds(late), window=step.window,
         )
         return 1
 
@@ -108,7 +110,7 @@ class Clockwork:
         notify.staff(people, Notice.REMINDER, view, keyboard=Keyboard.WORKER if request.level == 0 else Keyboard.SUPERVISOR,
                      priority=priority_for(request, escalation=True), window=window,
                      deadline=deadline.isoformat() if deadline else None,
-                     late_minutes=_minutes(late), top=top)
+                     late_seconds=_seconds(late), top=top)
 
     async def audit(self) -> list[AuditProblem]:
         """Every active request must have a future step (or one only just due)."""
@@ -136,6 +138,6 @@ class Clockwork:
         return problems
 
 
-def _minutes(late: timedelta | None) -> int:
-    return int(late.total_seconds() // 60) if late else 0
+def _seconds(late: timedelta | None) -> int:
+    return int(late.total_seconds()) if late else 0
 
