@@ -73,10 +73,14 @@ class App:
         """Start the sender and the scheduler (the dispatcher is started by the caller)."""
         self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         # A safety net: even if a wake-up is missed, the outbox is looked at regularly.
-        self.scheduler.add_job(self.sender.wake, "interval", seconds=5, id="outbox-sweep",
+        self.scheduler.add_job(self._wake_sender, "interval", seconds=5, id="outbox-sweep",
                                replace_existing=True)
         self.timers.start()
         self.scheduler.start()
+
+    async def _wake_sender(self) -> None:
+        # A coroutine, so APScheduler runs it on the event loop rather than in a thread.
+        self.sender.wake()
 
     async def run_polling(self) -> None:
         await self.start_background()

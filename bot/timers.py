@@ -32,12 +32,15 @@ class Timers:
         self.digest = digest
         self._lock = asyncio.Lock()
         self._poked = False
+        self._again = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Catch up at once (steps that fell due while we were down), then keep time."""
         s = self.scheduler
-        s.add_job(self.tick, "date", id="catch-up", misfire_grace_time=None)
-        s.add_job(self.tick, "interval", seconds=SAFETY_SWEEP_S, id="safety-sweep",
+        # Plain functions would run in APScheduler's thread pool; every job here is a coroutine.
+        s.add_job(self.wake_job, "date", id="catch-up", misfire_grace_time=None)
+        s.add_job(self.wake_job, "interval", seconds=SAFETY_SWEEP_S, id="safety-sweep",
                   misfire_grace_time=None, coalesce=True)
         s.add_job(self.audit, "interval", seconds=AUDIT_EVERY_S, id="audit",
                   misfire_grace_time=None, coalesce=True)
@@ -59,18 +62,38 @@ class Timers:
         self._poked = False
         asyncio.ensure_future(self.rearm())
 
+    async def wake_job(self) -> None:
+        """The scheduler's job: a coroutine, so that APScheduler runs it on the event loop."""
+        self.wake()
+
+    def wake(self) -> None:
+        """Start a sweep and return at once.
+
+        A job that ran the sweep itself would still be running when the sweep re-arms it, and
+        APScheduler skips a job whose previous run has not finished: a lost wake-up.
+        """
+        if self._lock.locked():
+            self._again = True  # the running sweep goes round once more
+            return
+        task = asyncio.ensure_future(self.tick())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def tick(self) -> None:
-        """Fire what is due, then arm the wake-up for the next step."""
+        """Fire what is due (again while wake-ups arrive), then arm the next wake-up."""
         async with self._lock:
-            try:
-                fired = await self.clockwork.sweep()
-                if fired:
-                    log.info("clockwork fired %s step(s)", fired)
-                day = self.digest.due_day(self.clockwork.clock())
-                if day is not None:
-                    await self.digest.run(day)
-            except Exception:
-                log.exception("clockwork sweep failed; the safety sweep will retry")
+            self._again = True
+            while self._again:
+                self._again = False
+                try:
+                    fired = await self.clockwork.sweep()
+                    if fired:
+                        log.info("clockwork fired %s step(s)", fired)
+                    day = self.digest.due_day(self.clockwork.clock())
+                    if day is not None:
+                        await self.digest.run(day)
+                except Exception:
+                    log.exception("clockwork sweep failed; the safety sweep will retry")
         await self.rearm()
 
     async def daily(self) -> None:
@@ -92,5 +115,5 @@ class Timers:
         # on the real one.
         delay = max(0.0, (due - self.clockwork.clock()).total_seconds())
         run_at = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.add_job(self.tick, "date", run_date=run_at, id=NEXT_JOB,
+        self.scheduler.add_job(self.wake_job, "date", run_date=run_at, id=NEXT_JOB,
                                replace_existing=True, misfire_grace_time=None)

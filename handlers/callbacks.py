@@ -70,3 +70,10 @@ class DecideCB(CallbackData, prefix="dx1"):
 
     number: int
     approve: bool
+
+
+class UrgeCB(CallbackData, prefix="ug1"):
+    """The deadline a supervisor sets with 督办 ("keep" leaves the clock alone)."""
+
+    number: int
+    length: str

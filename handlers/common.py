@@ -84,19 +84,20 @@ async def start(message: Message, command: CommandObject, person: Person, lang: 
 
 
 async def bind_and_report(message: Message, desk: Desk, person: Person, lang: str,
-                          code: str) -> None:
+                          code: str) -> bool:
     """Bind the resident and tell them; their kept messages' receipts come via the outbox."""
     outcome = await desk.bind(person, code)
     if outcome.refusal is not None:
         await message.answer(t("unknown_building", lang, code=code[:64]),
                              reply_markup=choices_keyboard(await desk.communities(), "community"))
-        return
+        return False
     place = f"{outcome.community}{outcome.building}"
     if outcome.submitted:
         await message.answer(t("bound_with_pending", lang, place=place,
                                count=len(outcome.submitted)))
     else:
         await message.answer(t("bound", lang, place=place, worker=outcome.worker or "—"))
+    return True
 
 
 @router.message(Command("help"))

@@ -19,6 +19,7 @@ from handlers.callbacks import (
     RateCB,
     Rating,
     RequestCB,
+    UrgeCB,
 )
 from handlers.texts import ACTIONS, LEVELS, RATINGS, STATES, URGENCY, pick, t
 from routing.desk import Choice
@@ -92,7 +93,7 @@ class Renderer:
         rating = str(payload.get("rating", ""))
         return {
             "n": view.number,
-            "category": view.category_zh if lang == "zh" else view.category,
+            "category": category_name(view, lang),
             "urgency": pick(URGENCY, view.urgency, lang),
             "icon": "🚨" if view.urgency == "urgent" else "",
             "address": view.address,
@@ -172,7 +173,7 @@ class Renderer:
         """One request in a list."""
         urgent = "🚨" if view.urgency == "urgent" else ""
         return (f"{urgent}#{view.number} {pick(STATES, view.state, lang)}｜"
-                f"{view.category_zh if lang == 'zh' else view.category}｜{view.address}｜"
+                f"{category_name(view, lang)}｜{view.address}｜"
                 f"{clip(view.text.splitlines()[0] if view.text else '', 30)}")
 
     def listing(self, title: str, views: Sequence[RequestView], lang: str) -> str:
@@ -180,7 +181,7 @@ class Renderer:
 
     def detail(self, view: RequestView, events: Sequence[EventView], lang: str) -> str:
         head = (f"#{view.number}｜{pick(STATES, view.state, lang)}｜"
-                f"{pick(URGENCY, view.urgency, lang)}｜{view.category_zh}\n"
+                f"{pick(URGENCY, view.urgency, lang)}｜{category_name(view, lang)}\n"
                 f"{view.address}\n{clip(view.text, MAX_TEXT_IN_NOTICE)}\n"
                 f"{holder_label(view, lang)}\n{t('timeline_title', lang)}\n")
         return fit(head + self.timeline(events, lang))
@@ -238,6 +239,20 @@ def extension_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
 
 
 EXTENSION_LENGTHS = ("1d", "3d", "5wd")
+URGE_LENGTHS = ("keep", "2h", "1d", "3d")
+
+
+def urge_lengths_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
+    def label(length: str) -> str:
+        if length == "keep":
+            return t("btn_keep_deadline", lang)
+        return (f"限{Duration.parse(length).zh()}" if lang == "zh"
+                else f"within {length}")
+
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(label(length), UrgeCB(number=number, length=length).pack())
+        for length in URGE_LENGTHS
+    ]])
 
 
 def extension_lengths_keyboard(number: int) -> InlineKeyboardMarkup:
@@ -291,10 +306,17 @@ def choices_keyboard(choices: Sequence[Choice], kind: str, number: int = 0) -> I
 
 
 def holder_label(view: RequestView, lang: str) -> str:
-    level = pick(LEVELS, view.level_kind, lang)
+    """Who has the request, as a resident reads it: 网格员陈亮, 颂运水庭社区, 社区 刘敏."""
     if view.level == 0:
         return f"网格员{view.holder}" if lang == "zh" else f"grid worker {view.holder}"
-    return f"{level}（{view.holder}）" if lang == "zh" else f"the {level} ({view.holder})"
+    if not view.holder_is_person:
+        return view.holder  # the unit's own name says the level: 颂运水庭社区, 许庄街道
+    level = pick(LEVELS, view.level_kind, lang)
+    return f"{level} {view.holder}" if lang == "zh" else f"{view.holder} of the {level}"
+
+
+def category_name(view: RequestView, lang: str) -> str:
+    return view.category_zh if lang == "zh" else (view.category_en or view.category)
 
 
 def clip(text: str, limit: int) -> str:

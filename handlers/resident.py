@@ -49,10 +49,14 @@ async def picked_community(query: CallbackQuery, callback_data: CommunityCB, lan
 @router.callback_query(BuildingCB.filter())
 async def picked_building(query: CallbackQuery, callback_data: BuildingCB, person: Person,
                           lang: str, desk: Desk) -> None:
+    if not isinstance(query.message, Message):
+        await query.answer(t("refuse_button", lang), show_alert=True)
+        return
     await query.answer()
-    if isinstance(query.message, Message):
+    # Bind first: the picker's buttons go only when they did their job, so a forged press on
+    # another message (a worker's task) changes nothing there.
+    if await bind_and_report(query.message, desk, person, lang, callback_data.code):
         await query.message.edit_reply_markup(reply_markup=None)
-        await bind_and_report(query.message, desk, person, lang, callback_data.code)
 
 
 @router.callback_query(RateCB.filter())
@@ -74,6 +78,7 @@ async def rated(query: CallbackQuery, callback_data: RateCB, person: Person, lan
     if not outcome.ok:
         await query.answer(refusal_text(outcome, number, lang), show_alert=True)
         return
+    await state.clear()  # a half-typed 不满意 reason is moot once they are satisfied
     await query.answer(t("rated_thanks", lang, n=number))
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
@@ -87,7 +92,8 @@ async def dissatisfied_reason(message: Message, person: Person, lang: str, desk:
     outcome = await desk.rate(person, number, "dissatisfied", (message.text or "")[:MAX_TEXT])
     await state.clear()
     if not outcome.ok or outcome.view is None:
-        await message.answer(refusal_text(outcome, number, lang))
+        # The request moved on meanwhile (rated, closed): the text is news, not a reason.
+        await incoming(message, person, lang, desk)
         return
 
     await message.answer(t("reopened_resident", lang, n=number,
@@ -177,8 +183,8 @@ async def incoming(message: Message, person: Person, lang: str, desk: Desk) -> N
             await message.answer(t("detail_added", lang, n=number,
                                    holder=holder_label(outcome.view, lang)))
             return
-        if outcome.state in ("resolved",):
-            await message.answer(refusal_text(outcome, number, lang))
+        if outcome.state == "resolved":
+            await message.answer(t("detail_resolved", lang, n=number))
             return
         # A reply to a finished request is a new problem; it becomes a new request below.
     outcome = await desk.submit(person, payload)

@@ -16,15 +16,17 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from handlers.callbacks import DecideCB, ExtendCB, GridCB, RequestCB
+from handlers.callbacks import DecideCB, ExtendCB, GridCB, RequestCB, UrgeCB
 from handlers.refusals import refusal_text
 from handlers.render import (
     EXTENSION_LENGTHS,
+    URGE_LENGTHS,
     Renderer,
     choices_keyboard,
     extension_lengths_keyboard,
     holder_keyboard,
     holder_label,
+    urge_lengths_keyboard,
     worker_keyboard,
 )
 from handlers.texts import t
@@ -112,6 +114,11 @@ async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: P
         await query.answer(refusal_text(check, number, lang), show_alert=True)
         return
     await query.answer()
+    if action == Action.URGE:
+        if message is not None:
+            await message.answer(t("ask_urge_deadline", lang, n=number),
+                                 reply_markup=urge_lengths_keyboard(number, lang))
+        return
     if action == Action.EXTEND:
         if message is not None:
             await message.answer(t("ask_extension_length", lang, n=number),
@@ -150,6 +157,23 @@ async def extension_length(query: CallbackQuery, callback_data: ExtendCB, person
         await query.message.answer(t("ask_extension_reason", lang, n=number))
 
 
+@router.callback_query(UrgeCB.filter(F.length.in_(URGE_LENGTHS)))
+async def urge_length(query: CallbackQuery, callback_data: UrgeCB, person: Person, lang: str,
+                      desk: Desk, state: FSMContext) -> None:
+    number = callback_data.number
+    check = await desk.may(person.telegram_id, Action.URGE, number)
+    if not check.ok:
+        await query.answer(refusal_text(check, number, lang), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(StaffForm.note)
+    await state.update_data(number=number, action=Action.URGE.value,
+                            length=callback_data.length, origin=None)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("ask_urge", lang, n=number))
+
+
 @router.callback_query(DecideCB.filter())
 async def extension_decided(query: CallbackQuery, callback_data: DecideCB, person: Person,
                             lang: str, desk: Desk) -> None:
@@ -172,6 +196,10 @@ async def note_typed(message: Message, person: Person, lang: str, desk: Desk,
     note = (message.text or "")[:MAX_NOTE]
     if action == Action.EXTEND:
         outcome = await desk.ask_extension(person, number, Duration.parse(data["length"]), note)
+    elif action == Action.URGE:
+        length = data.get("length", "keep")
+        deadline = None if length == "keep" else Duration.parse(length)
+        outcome = await desk.urge(person, number, note, deadline)
     else:
         outcome = await _with_note(desk, action)(person, number, note)
     if not outcome.ok:
@@ -203,7 +231,8 @@ async def grid_picked(query: CallbackQuery, callback_data: GridCB, person: Perso
         return
     await query.answer(_done_text(Action.REASSIGN, outcome, lang))
     if isinstance(query.message, Message):
-        await query.message.edit_text(_done_text(Action.REASSIGN, outcome, lang))
+        await query.message.edit_text(_done_text(Action.REASSIGN, outcome, lang),
+                                      reply_markup=None)
 
 
 @router.message(Command("tasks"))
@@ -228,8 +257,9 @@ async def area_lists(message: Message, person: Person, lang: str, desk: Desk,
     await message.answer(renderer.listing(t(f"{prefix}_title", lang), views, lang))
 
 
-@router.message(F.text & ~F.text.startswith("/"))
+@router.message(~F.text.startswith("/"))
 async def plain_text(message: Message, lang: str) -> None:
+    """Text, photos, voice or locations from a staff account are not a resident's request."""
     await message.answer(t("staff_plain_text", lang))
 
 

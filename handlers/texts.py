@@ -96,9 +96,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "detail_added": ("已补充到诉求 #{n}，并告知了{holder}。",
                      "Added to request #{n}; {holder} has been told."),
-    "detail_closed": (
-        "诉求 #{n} 已经{state}，不能再补充。如有新问题，请直接发一条新消息。",
-        "Request #{n} is already {state}. For a new problem, please send a new message.",
+    "detail_resolved": (
+        "诉求 #{n} 已经办结，正等您确认。如果问题还在，请点那条消息下的「不满意」并说明情况；"
+        "如果是新问题，直接发一条新消息就行。",
+        "Request #{n} is resolved and waiting for your confirmation. If the problem is still "
+        "there, press 'Not solved' under that message and tell us; for a new problem, just "
+        "send a new message.",
     ),
     "withdrawn_ok": ("诉求 #{n} 已撤回。", "Request #{n} has been withdrawn."),
     "rated_thanks": ("谢谢您的评价！诉求 #{n} 已完结。", "Thank you! Request #{n} is closed."),
@@ -220,6 +223,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ask_return": ("请写明诉求 #{n} 为什么不属于您的网格，例如正确的楼栋（/cancel 取消）：",
                    "Write why request #{n} is not your grid's, e.g. the right building "
                    "(/cancel to stop):"),
+    "ask_urge_deadline": ("督办诉求 #{n}：要给办理人定一个新的办结期限吗？",
+                          "Urging request #{n}: set a new deadline for it?"),
     "ask_urge": ("请写督办要求（诉求 #{n}）（/cancel 取消）：",
                  "Write your instruction for request #{n} (/cancel to stop):"),
     "ask_hand_back": ("请写交回办理的要求（诉求 #{n}）（/cancel 取消）：",
@@ -261,9 +266,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "refuse_not_found": ("没有找到这件诉求。", "That request was not found."),
     "refuse_not_yours": ("这件诉求不归您办理，操作没有生效。",
                          "This request is not yours to handle; nothing was changed."),
-    "refuse_wrong_state": ("诉求 #{n} 现在{state}，这个操作已经不适用了。",
+    "refuse_wrong_state": ("诉求 #{n} 现在是「{state}」，这个操作已经不适用了。",
                            "Request #{n} is {state}; this action no longer applies."),
-    "refuse_already_done": ("诉求 #{n} 已经{state}，不用重复操作。",
+    "refuse_already_done": ("诉求 #{n} 现在是「{state}」，不用重复操作。",
                             "Request #{n} is already {state}; nothing more to do."),
     "refuse_escalated_away": ("诉求 #{n} 已经上报，现在由{holder}办理。",
                               "Request #{n} was escalated and is now with {holder}."),
@@ -327,6 +332,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "btn_dissatisfied": ("😞 不满意", "😞 不满意 Not solved"),
     "btn_withdraw": ("撤回诉求", "Withdraw"),
     "btn_chase": ("🔔 催办", "🔔 催办 Chase"),
+    "btn_keep_deadline": ("不改期限", "keep deadline"),
     "btn_extend": ("⏳ 延期", "⏳ 延期 More time"),
     "btn_approve": ("✅ 同意延期", "✅ 同意 Approve"),
     "btn_refuse": ("❌ 不同意", "❌ 不同意 Refuse"),

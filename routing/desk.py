@@ -248,8 +248,10 @@ class Desk:
             await uow.session.flush()
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
-            notify.staff(await notify.holders(request), Notice.DETAIL, view,
-                         priority=priority_for(request), detail=incoming.text,
+            people = await notify.holders(request) + await notify.first_receiver(request)
+            added = view.attachments[len(view.attachments) - len(incoming.attachments):]
+            notify.staff(people, Notice.DETAIL, view, priority=priority_for(request),
+                         with_attachments=added, detail=incoming.text,
                          detail_attachments=len(incoming.attachments))
             await uow.commit()
             return Outcome(view=view, state=request.state)
@@ -457,8 +459,10 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
-    async def urge(self, person: Person, number: int, instruction: str) -> Outcome:
-        """督办: a supervisor presses whoever works on the request, with an instruction."""
+    async def urge(self, person: Person, number: int, instruction: str,
+                   deadline: Duration | None = None) -> Outcome:
+        """督办: a supervisor presses whoever works on the request, with an instruction and
+        optionally a new deadline to resolve it by."""
         instruction = instruction.strip()[:MAX_NOTE]
         if not instruction:
             return _refused(Refusal.EMPTY)
@@ -468,17 +472,22 @@ class Desk:
                 return _refused(refusal or Refusal.NOT_FOUND, request)
             staff = await uow.staff.get(role.staff_id)
             assert staff is not None
-            await self.event(uow, request, "staff", staff.key, staff.name, "urged", instruction)
+            note = instruction
+            if deadline is not None:
+                self.planner.extend(request, self.clock(),
+                                    self.calendar.add(self.clock(), deadline))
+                note = f"{instruction}（限{deadline.zh()}内办结）"
+            await self.event(uow, request, "staff", staff.key, staff.name, "urged", note)
             view = await request_view(uow, request, self.taxonomy)
             notify = Notifier(uow, self.clock)
             holders = await notify.holders(request)
             notify.staff(holders, Notice.URGED, view, keyboard=_staff_keyboard(request),
                          priority=Priority.ESCALATION, skip=person.telegram_id,
-                         who=staff.name, note=instruction)
+                         who=staff.name, note=note)
             # The first receiver follows up (首接负责) but, unless they hold it, cannot act.
             notify.staff(_others(await notify.first_receiver(request), holders), Notice.URGED,
                          view, priority=Priority.ESCALATION, skip=person.telegram_id,
-                         who=staff.name, note=instruction)
+                         who=staff.name, note=note)
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
@@ -638,6 +647,8 @@ class Desk:
                 uow, [r for r in roles if supervises(r, _placement(request))])}
             if grid_id not in allowed:
                 return _refused(Refusal.NOT_YOURS, request)
+            if request.level == 0 and request.grid_id == grid_id:
+                return _refused(Refusal.ALREADY_DONE, request)  # a double tap, or a stale picker
             staff = await uow.staff.get(role.staff_id)
             assert staff is not None
             grid = await uow.organisation.area(grid_id)
@@ -678,7 +689,7 @@ class Desk:
         """/open and /overdue: the active requests inside a supervisor's areas."""
         async with self.uow() as uow:
             staff = [s for s in await uow.staff.by_telegram_id(telegram_id)
-                     if s.role == "supervisor"]
+                     if s.role in ("supervisor", "worker")]
             seen: dict[int, Request] = {}
             for s in staff:
                 rows = await uow.requests.in_area(

@@ -129,11 +129,14 @@ class Notifier:
         *,
         keyboard: Keyboard = Keyboard.NONE,
         priority: int = Priority.ROUTINE,
-        with_attachments: bool = False,
+        with_attachments: bool | Sequence[AttachmentView] = False,
         skip: int | None = None,
         **extra: Any,
     ) -> None:
-        """Tell each bound staff member once (never the one who acted, `skip`)."""
+        """Tell each bound staff member once (never the one who acted, `skip`).
+
+        `with_attachments`: True forwards all of the request's attachments, a sequence only those.
+        """
         seen: set[int] = set()
         for person in people:
             chat = person.telegram_id
@@ -142,7 +145,8 @@ class Notifier:
             seen.add(chat)
             self._add(chat, "zh", kind, view, priority, keyboard, extra)
             if with_attachments and view is not None:
-                for attachment in view.attachments:
+                items = view.attachments if with_attachments is True else with_attachments
+                for attachment in items:
                     self._attachment(chat, view.number, attachment, priority)
 
     def _attachment(self, chat: int, number: int, item: AttachmentView, priority: int) -> None:

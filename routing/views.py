@@ -29,6 +29,7 @@ class RequestView:
     text: str
     category: str
     category_zh: str
+    category_en: str
     urgency: str
     state: str
     level: int
@@ -39,6 +40,7 @@ class RequestView:
     community: str
     town: str
     holder: str
+    holder_is_person: bool
     first_receiver: str
     created_at: str
     ack_due_at: str | None
@@ -106,6 +108,7 @@ async def request_view(uow: UnitOfWork, request: Request, taxonomy: Taxonomy) ->
         text=request.text,
         category=request.category,
         category_zh=taxonomy.zh(request.category),
+        category_en=taxonomy.get(request.category).en,
         urgency=request.urgency,
         state=request.state,
         level=request.level,
@@ -116,6 +119,7 @@ async def request_view(uow: UnitOfWork, request: Request, taxonomy: Taxonomy) ->
         community=await area_name(uow, request.community_id),
         town=await area_name(uow, request.town_id),
         holder=await holder_name(uow, request),
+        holder_is_person=request.holder_id is not None,
         first_receiver=first.name if first else "",
         created_at=request.created_at.isoformat(),
         ack_due_at=_iso(request.ack_due_at),

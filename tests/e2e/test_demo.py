@@ -28,7 +28,7 @@ async def test_demo_plays_the_morning_and_prints_the_chats(
     assert gas.lstrip().startswith("呼应 ◀ 🚨") and "紧急" in gas
 
     liu = out.split("━━ 刘敏")[1]
-    assert "已上报至社区" in liu and "多次劝说无效" in liu and "办理记录" in liu
+    assert "已上报至颂运水庭社区" in liu and "多次劝说无效" in liu and "办理记录" in liu
     assert "[🙋 接管]" in liu and "已办结 #" in liu
 
     summary = out.strip().splitlines()[-1]
