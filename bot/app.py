@@ -12,15 +12,18 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import system_clock
 from bot.fsm_storage import DatabaseStorage
+from bot.intake import DurableIntake
 from bot.process_lock import ProcessLock
 from bot.sender import STALE_CLAIM_S, OutboxSender
-from bot.timers import Timers
 from bot.settings import TELEGRAM_API, Settings
+from bot.timers import Timers
+from bot.webhook import webhook_app
 from handlers import build_router
 from handlers.render import Renderer
 from routing.classifier import Classifier, KeywordSet
@@ -65,6 +68,7 @@ class App:
     sender: OutboxSender
     scheduler: AsyncIOScheduler
     timers: Timers
+    intake: DurableIntake
     uow: Callable[[], UnitOfWork]
     lock: ProcessLock | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -86,14 +90,36 @@ class App:
         await self.start_background()
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
-            await self.dispatcher.start_polling(
-                self.bot, allowed_updates=self.dispatcher.resolve_used_update_types(),
-                handle_signals=True,
-            )
+            await self.intake.run_polling()
         finally:
             await self.close()
 
+    async def run_webhook(self) -> None:
+        """Serve Telegram's webhook calls until stopped; register the webhook first."""
+        settings = self.settings
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        if not settings.webhook_url or not secret:
+            raise SystemExit("webhook mode needs HUYING_WEBHOOK_URL and HUYING_WEBHOOK_SECRET "
+                             "(any long random string; Telegram sends it back in a header).")
+        await self.start_background()
+        runner = web.AppRunner(webhook_app(self.intake, settings.webhook_path, secret))
+        await runner.setup()
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        try:
+            await site.start()
+            await self.intake.dispatch_pending()  # recorded before a crash, not yet handled
+            await self.bot.set_webhook(
+                settings.webhook_url, secret_token=secret,
+                allowed_updates=self.dispatcher.resolve_used_update_types())
+            log.info("webhook listening on %s:%s%s", settings.webhook_host,
+                     settings.webhook_port, settings.webhook_path)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            await self.close()
+
     async def close(self) -> None:
+        await self.intake.stop()
         self.sender.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -162,6 +188,7 @@ async def build_app(
     scheduler = AsyncIOScheduler(timezone=config.timezone)
     timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk))
     woken.extend([sender.wake, timers.poke])
+    intake = DurableIntake(bot, dispatcher, uow, clock)
     return App(settings=settings, config=config, engine=engine, desk=desk, bot=bot,
                dispatcher=dispatcher, sender=sender, scheduler=scheduler, timers=timers,
-               uow=uow, lock=lock)
+               intake=intake, uow=uow, lock=lock)

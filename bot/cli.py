@@ -28,9 +28,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     _setup_logging(settings.log_level)
 
+    webhook = args.webhook or bool(settings.webhook_url)
+
     async def main() -> None:
         app = await build_app(settings)
-        await app.run_polling()
+        await (app.run_webhook() if webhook else app.run_polling())
 
     try:
         asyncio.run(main())
@@ -152,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huying", description="呼应: residents' requests, "
                                      "routed to grid workers and up the ladder.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (polling)").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="run the bot (polling, or webhook when configured)")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve Telegram's webhook instead of polling (HUYING_WEBHOOK_*)")
+    run.set_defaults(func=cmd_run)
     demo = sub.add_parser("demo", help="play a scripted morning on the local emulator")
     demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(func=cmd_demo)

@@ -18,7 +18,6 @@ from bot.emulator import BotApiEmulator
 from bot.emulator_client import EmulatorClient
 from bot.settings import Settings, example_config
 
-
 AFTERNOON = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 14:00 in Asia/Shanghai
 
 
@@ -37,16 +36,19 @@ class Harness:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            pending = await self.client.pending_updates()
-            async with self.app.uow() as uow:
-                queued = await uow.outbox.count("pending")
-            if pending == 0 and queued == 0:
+            if await self.client.pending_updates() == 0 and await self._quiet():
                 await asyncio.sleep(0.05)
-                async with self.app.uow() as uow:
-                    if await uow.outbox.count("pending") == 0:
-                        return
+                if await self._quiet():
+                    return
             await asyncio.sleep(0.02)
         raise AssertionError("the bot did not settle in time")
+
+    async def _quiet(self) -> bool:
+        """Nothing recorded but unhandled, nothing queued or being sent."""
+        async with self.app.uow() as uow:
+            busy = (await uow.inbox.count_pending() + await uow.outbox.count("pending")
+                    + await uow.outbox.count("sending"))
+        return busy == 0
 
 
 @contextlib.asynccontextmanager
@@ -71,17 +73,15 @@ async def running_bot(
         clock=clock,
     )
     await app.start_background()
-    polling = asyncio.create_task(app.dispatcher.start_polling(
-        app.bot, handle_signals=False, polling_timeout=1,
-        allowed_updates=app.dispatcher.resolve_used_update_types()))
+    polling = asyncio.create_task(app.intake.run_polling())
     client = EmulatorClient(url)
     try:
         yield Harness(app=app, emulator=emulator, client=client, polling=polling, clock=clock)
     finally:
-        with contextlib.suppress(RuntimeError):
-            await app.dispatcher.stop_polling()
+        await app.intake.stop()
+        polling.cancel()  # the long poll would otherwise wait out its timeout
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(polling, timeout=5)
+            await polling
         await client.close()
         await app.close()
         await emulator.stop()

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     bot_username: str | None = None
     log_level: str = "INFO"
     sender_batch: int = 20
+    # Webhook mode (`huying run --webhook`): Telegram posts to webhook_url, which a reverse
+    # proxy forwards to webhook_host:webhook_port + webhook_path.
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_secret: SecretStr | None = None
 
     @property
     def db_url(self) -> str:

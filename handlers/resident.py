@@ -14,7 +14,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, Update
 
 from handlers.callbacks import BuildingCB, CommunityCB, RateCB, Rating, RequestCB
 from handlers.common import bind_and_report
@@ -87,13 +87,13 @@ async def rated(query: CallbackQuery, callback_data: RateCB, person: Person, lan
 
 @router.message(ResidentForm.dissatisfied, F.text & ~F.text.startswith("/"))
 async def dissatisfied_reason(message: Message, person: Person, lang: str, desk: Desk,
-                              state: FSMContext) -> None:
+                              state: FSMContext, event_update: Update | None = None) -> None:
     number = int((await state.get_data()).get("number", 0))
     outcome = await desk.rate(person, number, "dissatisfied", (message.text or "")[:MAX_TEXT])
     await state.clear()
     if not outcome.ok or outcome.view is None:
         # The request moved on meanwhile (rated, closed): the text is news, not a reason.
-        await incoming(message, person, lang, desk)
+        await incoming(message, person, lang, desk, event_update)
         return
 
     await message.answer(t("reopened_resident", lang, n=number,
@@ -167,7 +167,8 @@ async def forwarded(message: Message, lang: str) -> None:
 
 @router.message(F.text & ~F.text.startswith("/") | F.photo | F.voice | F.location | F.document
                 | F.video)
-async def incoming(message: Message, person: Person, lang: str, desk: Desk) -> None:
+async def incoming(message: Message, person: Person, lang: str, desk: Desk,
+                   event_update: Update | None = None) -> None:
     """A resident's message: a detail for the request it replies to, or a new request."""
     text = message.text or message.caption or ""
     if len(text) > MAX_TEXT:
@@ -187,8 +188,12 @@ async def incoming(message: Message, person: Person, lang: str, desk: Desk) -> N
             await message.answer(t("detail_resolved", lang, n=number))
             return
         # A reply to a finished request is a new problem; it becomes a new request below.
-    outcome = await desk.submit(person, payload)
+    update_id = event_update.update_id if event_update is not None else None
+    outcome = await desk.submit(person, payload, update_id)
     if outcome.refusal is None:
+        merged = outcome.info.get("merged_into")
+        if merged is not None:
+            await message.answer(t("merged_flood", lang, n=merged))
         return  # the receipt with its number comes through the outbox
     if outcome.refusal.value == "not_bound":
         await message.answer(t("kept_until_bound", lang),

@@ -284,6 +284,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "refuse_no_pending_extension": ("诉求 #{n} 没有待审批的延期申请。",
                                     "Request #{n} has no pending extension."),
     "refuse_own_extension": ("不能审批自己提交的延期申请。", "You cannot approve your own request."),
+    "refuse_too_fast": (
+        "您发得太快了，我们已经收到您前面的诉求，请先休息一下，过几分钟再发。",
+        "You are sending very fast; we have your earlier requests. Please wait a few minutes "
+        "before sending more.",
+    ),
+    "merged_flood": (
+        "您短时间内发了好几件诉求，这条已补充到诉求 #{n}。如果是另一件事，请过几分钟再单独发送。",
+        "You sent several requests in a short time, so this was added to request #{n}. If it "
+        "is something else, please send it separately in a few minutes.",
+    ),
     "refuse_empty": ("内容是空的，请写几个字再发。", "That was empty; please write something."),
     "refuse_button": ("这个按钮已经失效了，请用 /my 或 /tasks 查看最新情况。",
                       "This button is no longer valid; see /my or /tasks for the latest."),

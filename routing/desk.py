@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from routing.classifier import Classifier
@@ -34,6 +34,11 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 MAX_NOTE = 1000
+# Flood control per resident: past FLOOD_MAX_REQUESTS new requests in the window, messages join
+# the latest request; past FLOOD_MAX_MESSAGES, they are refused with an explanation.
+FLOOD_WINDOW = timedelta(minutes=10)
+FLOOD_MAX_REQUESTS = 5
+FLOOD_MAX_MESSAGES = 30
 RATINGS = ("satisfied", "basic", "dissatisfied")
 
 
@@ -197,7 +202,8 @@ class Desk:
                        if s.role == "worker"]
             submitted = []
             for kept in await uow.residents.take_pending(person.telegram_id):
-                request = await self._create(uow, resident, Incoming.from_payload(kept.payload))
+                request = await self._create(uow, resident, Incoming.from_payload(kept.payload),
+                                             kept.source_update_id)
                 submitted.append(await request_view(uow, request, self.taxonomy))
             await uow.commit()
             return BindOutcome(
@@ -205,11 +211,23 @@ class Desk:
                 worker="、".join(w.name for w in workers), submitted=tuple(submitted),
             )
 
-    async def submit(self, person: Person, incoming: Incoming) -> Outcome:
-        """A resident's message becomes a routed request (or is kept until they bind)."""
+    async def submit(self, person: Person, incoming: Incoming,
+                     update_id: int | None = None) -> Outcome:
+        """A resident's message becomes a routed request (or is kept until they bind).
+
+        `update_id` makes it idempotent: the same Telegram update handled again (a redelivery,
+        or a replay after a crash) finds what it created the first time.
+        """
         if incoming.empty:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
+            if update_id is not None:
+                existing = await uow.requests.by_update(update_id)
+                if existing is not None:
+                    view = await request_view(uow, existing, self.taxonomy)
+                    return Outcome(view=view, state=existing.state, info={"replayed": True})
+                if await uow.residents.pending_from_update(update_id) is not None:
+                    return _refused(Refusal.NOT_BOUND)
             resident = await self._resident(uow, person)
             building = (
                 await uow.organisation.building(resident.building_code)
@@ -218,11 +236,24 @@ class Desk:
             if building is None or not building.active:
                 await uow.residents.keep_pending(
                     PendingMessage(resident_id=person.telegram_id, payload=incoming.as_payload(),
-                                   created_at=self.clock())
+                                   created_at=self.clock(), source_update_id=update_id)
                 )
                 await uow.commit()
                 return _refused(Refusal.NOT_BOUND)
-            request = await self._create(uow, resident, incoming)
+            submitted, messages = await uow.requests.resident_activity(
+                person.telegram_id, self.clock() - FLOOD_WINDOW)
+            if messages >= FLOOD_MAX_MESSAGES:
+                return _refused(Refusal.TOO_FAST)
+            if submitted >= FLOOD_MAX_REQUESTS:
+                latest = await uow.requests.latest_active_of(person.telegram_id)
+                if latest is not None:
+                    # Someone writing many messages at once is mostly telling one story: it
+                    # joins their latest request instead of flooding their worker.
+                    view = await self._append(uow, latest, person, incoming)
+                    await uow.commit()
+                    return Outcome(view=view, state=latest.state,
+                                   info={"merged_into": latest.id})
+            request = await self._create(uow, resident, incoming, update_id)
             view = await request_view(uow, request, self.taxonomy)
             await uow.commit()
             return Outcome(view=view, state=request.state)
@@ -235,26 +266,32 @@ class Desk:
                 return _refused(Refusal.NOT_FOUND)
             if request.state not in ACTIVE:
                 return _refused(Refusal.WRONG_STATE, request)
-            now = self.clock()
-            if incoming.text:
-                request.text = f"{request.text}\n[补充] {incoming.text}".strip()
-            for kind, file_id, extra in incoming.attachments:
-                request.attachments.append(
-                    Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now)
-                )
-            request.updated_at = now
-            await self.event(uow, request, "resident", str(person.telegram_id), person.name,
-                              "detail", incoming.text or _describe(incoming))
-            await uow.session.flush()
-            view = await request_view(uow, request, self.taxonomy)
-            notify = Notifier(uow, self.clock)
-            people = await notify.holders(request) + await notify.first_receiver(request)
-            added = view.attachments[len(view.attachments) - len(incoming.attachments):]
-            notify.staff(people, Notice.DETAIL, view, priority=priority_for(request),
-                         with_attachments=added, detail=incoming.text,
-                         detail_attachments=len(incoming.attachments))
+            view = await self._append(uow, request, person, incoming)
             await uow.commit()
             return Outcome(view=view, state=request.state)
+
+    async def _append(self, uow: UnitOfWork, request: Request, person: Person,
+                      incoming: Incoming) -> RequestView:
+        """Add a resident's words and attachments to a request and tell who works on it."""
+        now = self.clock()
+        if incoming.text:
+            request.text = f"{request.text}\n[补充] {incoming.text}".strip()
+        for kind, file_id, extra in incoming.attachments:
+            request.attachments.append(
+                Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now)
+            )
+        request.updated_at = now
+        await self.event(uow, request, "resident", str(person.telegram_id), person.name,
+                          "detail", incoming.text or _describe(incoming))
+        await uow.session.flush()
+        view = await request_view(uow, request, self.taxonomy)
+        notify = Notifier(uow, self.clock)
+        people = await notify.holders(request) + await notify.first_receiver(request)
+        added = view.attachments[len(view.attachments) - len(incoming.attachments):]
+        notify.staff(people, Notice.DETAIL, view, priority=priority_for(request),
+                     with_attachments=added, detail=incoming.text,
+                     detail_attachments=len(incoming.attachments))
+        return view
 
     async def linked_request(self, chat_id: int, message_id: int) -> int | None:
         async with self.uow() as uow:
@@ -729,7 +766,8 @@ class Desk:
             resident.language = person.language
         return resident
 
-    async def _create(self, uow: UnitOfWork, resident: Resident, incoming: Incoming) -> Request:
+    async def _create(self, uow: UnitOfWork, resident: Resident, incoming: Incoming,
+                      update_id: int | None = None) -> Request:
         """Store, classify and route a request, and queue who must hear of it."""
         assert resident.building_code is not None
         building = await uow.organisation.building(resident.building_code)
@@ -744,7 +782,8 @@ class Desk:
         holder = next((w for w in workers if w.telegram_id is not None), None) or (
             workers[0] if workers else None)
         request = Request(
-            resident_id=resident.telegram_id, text=incoming.text.strip(),
+            resident_id=resident.telegram_id, source_update_id=update_id,
+            text=incoming.text.strip(),
             category=verdict.category, urgency=verdict.urgency.value,
             confidence=verdict.confidence, state=State.OPEN.value, level=0,
             ladder=list(self.config.sla.escalation), building_code=building.code,

@@ -127,6 +127,7 @@ class Refusal(StrEnum):
     UNKNOWN_BUILDING = "unknown_building"
     EMPTY = "empty"
     NOT_OVERDUE = "not_overdue"
+    TOO_FAST = "too_fast"
     ONCE_PER_WINDOW = "once_per_window"
     NO_PENDING_EXTENSION = "no_pending_extension"
     OWN_EXTENSION = "own_extension"

@@ -101,6 +101,23 @@ class PendingMessage(Base):
     resident_id: Mapped[int] = mapped_column(BigInteger, index=True)
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class InboxUpdate(Base):
+    """A Telegram update, recorded before Telegram is told it arrived; done once handled."""
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_inbox_status", "status", "update_id"),)
 
 
 class Request(Base):
@@ -110,6 +127,8 @@ class Request(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resident_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The Telegram update it came from: handling the same update again finds it, never a twin.
+    source_update_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     text: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(64))
     urgency: Mapped[str] = mapped_column(String(16))
@@ -180,6 +199,8 @@ class RequestEvent(Base):
     state_from: Mapped[str | None] = mapped_column(String(16))
     state_to: Mapped[str | None] = mapped_column(String(16))
     level: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_request_events_actor_at", "actor_id", "at"),)
 
 
 class OutboxMessage(Base):

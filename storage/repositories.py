@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -16,6 +18,7 @@ from storage.models import (
     Building,
     ChatState,
     DailyRun,
+    InboxUpdate,
     MessageLink,
     OutboxMessage,
     PendingMessage,
@@ -49,6 +52,31 @@ class RequestRepository:
         query = select(Request).where(Request.id == request_id)
         if for_update:
             query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_update(self, update_id: int) -> Request | None:
+        query = select(Request).where(Request.source_update_id == update_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def resident_activity(self, resident_id: int, since: datetime) -> tuple[int, int]:
+        """(requests submitted, messages sent) by a resident since `since`, for flood control."""
+        query = (
+            select(RequestEvent.action, func.count())
+            .where(RequestEvent.actor_id == str(resident_id), RequestEvent.at >= since,
+                   RequestEvent.action.in_(("submitted", "detail")))
+            .group_by(RequestEvent.action)
+        )
+        counts: dict[str, int] = {action: n for action, n in await self.session.execute(query)}
+        return counts.get("submitted", 0), sum(counts.values())
+
+    async def latest_active_of(self, resident_id: int) -> Request | None:
+        query = (
+            select(Request)
+            .where(Request.resident_id == resident_id, Request.state.in_(ACTIVE_STATES))
+            .order_by(Request.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def add_event(self, event: RequestEvent) -> None:
@@ -187,6 +215,10 @@ class ResidentRepository:
 
     async def keep_pending(self, message: PendingMessage) -> None:
         self.session.add(message)
+
+    async def pending_from_update(self, update_id: int) -> PendingMessage | None:
+        query = select(PendingMessage).where(PendingMessage.source_update_id == update_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def take_pending(self, resident_id: int) -> Sequence[PendingMessage]:
         query = (
@@ -373,6 +405,50 @@ class RunRepository:
             self.session.add(Alarm(key=key, fingerprint=fingerprint, at=at))
         else:
             row.fingerprint, row.at = fingerprint, at
+
+
+class InboxRepository:
+    """Telegram updates as they arrived, until they are handled."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert updates; one already recorded (a redelivery) is left as it is."""
+        if not rows:
+            return
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(InboxUpdate).values(list(rows)).on_conflict_do_nothing(
+            index_elements=["update_id"])
+        await self.session.execute(statement)
+
+    async def pending(self, limit: int = 500) -> Sequence[InboxUpdate]:
+        query = (
+            select(InboxUpdate)
+            .where(InboxUpdate.status == "pending")
+            .order_by(InboxUpdate.update_id)
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def count_pending(self) -> int:
+        query = select(func.count()).where(InboxUpdate.status == "pending")
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def finish(self, update_id: int, at: datetime, error: str | None = None) -> None:
+        row = await self.session.get(InboxUpdate, update_id)
+        if row is not None:
+            row.status = "failed" if error else "done"
+            row.finished_at = at
+            row.attempts += 1
+            row.last_error = error
+
+    async def purge_done(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(InboxUpdate).where(InboxUpdate.status == "done",
+                                      InboxUpdate.finished_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class ChatStateRepository:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     ChatStateRepository,
+    InboxRepository,
     OrganisationRepository,
     OutboxRepository,
     RequestRepository,
@@ -29,6 +30,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     chat_states: ChatStateRepository
     runs: RunRepository
+    inbox: InboxRepository
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.chat_states = ChatStateRepository(self.session)
         self.runs = RunRepository(self.session)
+        self.inbox = InboxRepository(self.session)
         return self
 
     async def __aexit__(

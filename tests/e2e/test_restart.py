@@ -23,8 +23,10 @@ async def test_a_worker_halfway_through_resolving_finishes_after_a_restart(
         await c.wait_for_message(WORKER, "办理情况")
         await first.settle()
 
-    # A new process: new emulator chat history, same database.
+    # A new process: new emulator chat history, same database. Telegram's update ids keep
+    # growing across restarts; a fresh emulator would start again at the ids already recorded.
     async with running_bot(database_url) as second:
+        second.emulator.state._next_update_id = 50_001
         c = second.client
         await c.add_user(RESIDENT, "王阿姨")
         await c.add_user(WORKER, "陈亮")

@@ -1,0 +1,140 @@
+"""Durable intake: an update is recorded before Telegram is told it arrived, then handled.
+
+aiogram's own polling confirms updates to Telegram (by moving the offset) before its handlers
+finish, so a crash in between loses a resident's message. Here the offset moves only after the
+updates are committed to the inbox table; anything recorded but not finished is handled at the
+next start. Handling is idempotent where it creates things (a request remembers its update id),
+so a redelivered or replayed update changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.types import Update
+
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+POLL_TIMEOUT_S = 25
+MAX_BACKOFF_S = 30
+
+
+class DurableIntake:
+    """Records updates in the inbox, confirms them, and feeds them to the dispatcher in order."""
+
+    def __init__(self, bot: Bot, dispatcher: Dispatcher, uow: UnitOfWorkFactory,
+                 clock: Callable[[], datetime]) -> None:
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self.uow = uow
+        self.clock = clock
+        self._stopping = asyncio.Event()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._in_flight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def record(self, updates: list[dict[str, Any]]) -> None:
+        """Commit updates to the inbox (a redelivered one is ignored)."""
+        now = self.clock()
+        async with self.uow() as uow:
+            await uow.inbox.record([
+                {"update_id": u["update_id"], "payload": u, "status": "pending", "attempts": 0,
+                 "received_at": now} for u in updates])
+            await uow.session.commit()
+
+    async def dispatch_pending(self) -> int:
+        """Start handling every recorded, unfinished update not already being handled."""
+        async with self.uow() as uow:
+            rows = [(r.update_id, r.payload) for r in await uow.inbox.pending()]
+        started = 0
+        for update_id, payload in rows:
+            if update_id in self._in_flight:
+                continue
+            self._in_flight.add(update_id)
+            task = asyncio.create_task(self._handle(update_id, payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
+        # One user's updates are handled one at a time, in order; asyncio.Lock is FIFO-fair.
+        lock = self._locks.setdefault(_sender_of(payload), asyncio.Lock())
+        error: str | None = None
+        try:
+            async with lock:
+                update = Update.model_validate(payload, context={"bot": self.bot})
+                await self.dispatcher.feed_update(self.bot, update)
+        except Exception as exc:  # the errors router already answered the user politely
+            log.exception("update %s failed", update_id)
+            error = repr(exc)[:500]
+        try:
+            async with self.uow() as uow:
+                await uow.inbox.finish(update_id, self.clock(), error)
+                await uow.session.commit()
+        finally:
+            # Only now: until `done` is committed another pass would see it pending.
+            self._in_flight.discard(update_id)
+
+    async def run_polling(self) -> None:
+        """Long-poll Telegram; the offset that confirms updates moves only after recording."""
+        await self.dispatch_pending()  # what a previous run recorded but did not finish
+        offset: int | None = None
+        failures = 0
+        allowed = self.dispatcher.resolve_used_update_types()
+        while not self._stopping.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=allowed,
+                    request_timeout=POLL_TIMEOUT_S + 10)
+                failures = 0
+            except TelegramRetryAfter as error:
+                await self._sleep(error.retry_after)
+                continue
+            except (TelegramNetworkError, TelegramServerError, OSError) as error:
+                failures += 1
+                delay = min(MAX_BACKOFF_S, 2 ** failures)
+                log.warning("getUpdates failed (%s); retrying in %s s", error, delay)
+                await self._sleep(delay)
+                continue
+            if not updates:
+                continue
+            await self.record([u.model_dump(mode="json", exclude_none=True, by_alias=True)
+                               for u in updates])
+            offset = updates[-1].update_id + 1
+            await self.dispatch_pending()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop polling and let updates being handled finish (they stay pending if not)."""
+        self._stopping.set()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+
+    async def purge(self, keep: timedelta = timedelta(days=7)) -> int:
+        async with self.uow() as uow:
+            removed = await uow.inbox.purge_done(self.clock() - keep)
+            await uow.session.commit()
+        return removed
+
+
+def _sender_of(payload: dict[str, Any]) -> int:
+    """The user an update comes from (0 when it has none)."""
+    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
+        part = payload.get(key)
+        if isinstance(part, dict):
+            who = part.get("from") or {}
+            if isinstance(who, dict) and "id" in who:
+                return int(who["id"])
+    return 0
