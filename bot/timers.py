@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 SAFETY_SWEEP_S = 30
 AUDIT_EVERY_S = 600
 NEXT_JOB = "next-deadline"
+OUTBOX_KEEP = timedelta(days=30)
+INBOX_KEEP = timedelta(days=7)
 
 
 class Timers:
@@ -44,6 +46,8 @@ class Timers:
                   misfire_grace_time=None, coalesce=True)
         s.add_job(self.audit, "interval", seconds=AUDIT_EVERY_S, id="audit",
                   misfire_grace_time=None, coalesce=True)
+        s.add_job(self.housekeeping, "cron", hour=3, minute=30, id="housekeeping",
+                  misfire_grace_time=6 * 3600, coalesce=True)
         at = self.digest.desk.config.digest_at
         s.add_job(self.daily, "cron", hour=at.hour, minute=at.minute, id="digest",
                   misfire_grace_time=3600, coalesce=True)
@@ -100,6 +104,15 @@ class Timers:
         day = self.digest.due_day(self.clockwork.clock())
         if day is not None:
             await self.digest.run(day)
+
+    async def housekeeping(self) -> None:
+        """Nightly: drop delivered messages after 30 days and handled updates after 7."""
+        now = self.clockwork.clock()
+        async with self.clockwork.desk.uow() as uow:
+            sent = await uow.outbox.purge_finished(now - OUTBOX_KEEP)
+            updates = await uow.inbox.purge_done(now - INBOX_KEEP)
+            await uow.session.commit()
+        log.info("housekeeping: removed %s old messages and %s old updates", sent, updates)
 
     async def audit(self) -> None:
         problems = await self.clockwork.audit_and_alarm()

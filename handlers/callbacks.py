@@ -77,3 +77,9 @@ class UrgeCB(CallbackData, prefix="ug1"):
 
     number: int
     length: str
+
+
+class ForgetCB(CallbackData, prefix="fg1"):
+    """The resident's confirmation of /forgetme."""
+
+    confirm: bool

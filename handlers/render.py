@@ -15,6 +15,7 @@ from handlers.callbacks import (
     CommunityCB,
     DecideCB,
     ExtendCB,
+    ForgetCB,
     GridCB,
     RateCB,
     Rating,
@@ -219,6 +220,13 @@ def worker_keyboard(number: int, lang: str, *, accepted: bool = False) -> Inline
          _act("btn_extend", Action.EXTEND, number, lang)],
         [_act("btn_return", Action.RETURN, number, lang)],
     ])
+
+
+def forget_keyboard(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(t("btn_forget_yes", lang), ForgetCB(confirm=True).pack()),
+        _button(t("btn_forget_no", lang), ForgetCB(confirm=False).pack()),
+    ]])
 
 
 def holder_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:

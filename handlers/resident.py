@@ -16,11 +16,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, Update
 
-from handlers.callbacks import BuildingCB, CommunityCB, RateCB, Rating, RequestCB
+from handlers.callbacks import BuildingCB, CommunityCB, ForgetCB, RateCB, Rating, RequestCB
 from handlers.common import bind_and_report
 from handlers.refusals import refusal_text
-from handlers.render import Renderer, choices_keyboard, holder_label
-from handlers.texts import t
+from handlers.render import Renderer, choices_keyboard, fit, forget_keyboard, holder_label
+from handlers.texts import STATES, pick, t
 from routing.desk import Desk, Incoming, Person
 from routing.lifecycle import Action
 
@@ -143,6 +143,39 @@ async def my_requests(message: Message, person: Person, lang: str, desk: Desk,
         await message.answer(t("my_none", lang))
         return
     await message.answer(renderer.listing(t("my_title", lang), views, lang))
+
+
+@router.message(Command("mydata"))
+async def my_data(message: Message, person: Person, lang: str, desk: Desk,
+                  renderer: Renderer) -> None:
+    data = await desk.my_data(person.telegram_id)
+    requests = "".join(f"\n   #{n} {pick(STATES, state, lang)} {renderer.when(at, lang)}"
+                       for n, state, at in data["requests"][:20])
+    await message.answer(fit(t(
+        "mydata", lang, telegram_id=data["telegram_id"], name=data["name"] or "—",
+        building=data["building"] or "—", bound_at=renderer.when(data["bound_at"], lang),
+        count=len(data["requests"]), requests=requests, pending=data["pending"])))
+
+
+@router.message(Command("forgetme"))
+async def forget_me(message: Message, lang: str) -> None:
+    await message.answer(t("forget_confirm", lang), reply_markup=forget_keyboard(lang))
+
+
+@router.callback_query(ForgetCB.filter())
+async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, person: Person,
+                           lang: str, desk: Desk, state: FSMContext) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+    if not callback_data.confirm:
+        if isinstance(query.message, Message):
+            await query.message.answer(t("forget_kept", lang))
+        return
+    count = await desk.forget(person)
+    await state.clear()
+    if isinstance(query.message, Message):
+        await query.message.answer(t("forget_done", lang, count=count))
 
 
 @router.message(Command("show"))

@@ -24,6 +24,7 @@ from handlers.render import (
     Renderer,
     choices_keyboard,
     extension_lengths_keyboard,
+    fit,
     holder_keyboard,
     holder_label,
     urge_lengths_keyboard,
@@ -255,6 +256,20 @@ async def area_lists(message: Message, person: Person, lang: str, desk: Desk,
         await message.answer(t(f"{prefix}_none", lang))
         return
     await message.answer(renderer.listing(t(f"{prefix}_title", lang), views, lang))
+
+
+@router.message(Command("undelivered"))
+async def undelivered(message: Message, person: Person, lang: str, desk: Desk,
+                      renderer: Renderer) -> None:
+    rows = await desk.undelivered(person.telegram_id)
+    if not rows:
+        await message.answer(t("undelivered_none", lang))
+        return
+    lines = [t("undelivered_title", lang)] + [
+        f"· {renderer.when(r['at'], lang)} → {r['chat_id']}"
+        f"{' #' + str(r['number']) if r['number'] else ''} {r['kind']}：{r['error'][:60]}"
+        for r in rows]
+    await message.answer(fit("\n".join(lines)))
 
 
 @router.message(~F.text.startswith("/"))

@@ -54,14 +54,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help_resident": (
         "使用说明：\n• 直接发文字、照片、语音或位置，就是提交一件诉求\n"
         "• 回复某条诉求的消息，可以补充内容\n• /my 查看我的诉求和进度\n"
-        "• /start 更换楼栋\n紧急情况请同时拨打 110 / 119 / 120。",
+        "• /start 更换楼栋\n• /mydata 我的信息 · /forgetme 删除我的信息\n"
+        "紧急情况请同时拨打 110 / 119 / 120。",
         "How it works:\n• Send text, a photo, a voice message or a location to submit a "
         "request\n• Reply to a message about a request to add to it\n• /my your requests\n"
-        "• /start change building\nIn an emergency, also call 110 / 119 / 120.",
+        "• /start change building\n• /mydata your data · /forgetme delete it\n"
+        "In an emergency, also call 110 / 119 / 120.",
     ),
     "help_staff": (
         "工作命令：\n/tasks 我手上的诉求\n/open 辖区未办结的诉求\n/overdue 辖区超时的诉求\n"
-        "/show 编号 查看办理记录\n/cancel 取消正在填写的内容\n诉求消息下的按钮：受理、办结、上报、退回。",
+        "/show 编号 查看办理记录\n/undelivered 送不到的消息\n/cancel 取消正在填写的内容\n"
+        "诉求消息下的按钮：受理、办结、上报、退回、延期。",
         "Commands:\n/tasks what I hold\n/open open requests in my area\n/overdue overdue ones\n"
         "/show N timeline of a request\n/cancel cancel what you are typing\n"
         "Buttons under each request: accept, resolve, escalate, return.",
@@ -113,6 +116,34 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reopened_resident": (
         "已重新交给{holder}办理诉求 #{n}，办好后会再请您确认。",
         "Request #{n} is back with {holder}; you will be asked to confirm again.",
+    ),
+    "mydata": (
+        "您在「呼应」保存的信息：\n• Telegram 账号：{telegram_id}\n• 称呼：{name}\n• 登记楼栋：{building}"
+        "\n• 登记时间：{bound_at}\n• 诉求：{count} 件{requests}\n• 待提交的消息：{pending} 条\n"
+        "诉求内容会作为办理记录保存；发送 /forgetme 可删除您的个人信息。",
+        "What Huying keeps about you:\n• Telegram account: {telegram_id}\n• Name: {name}\n"
+        "• Building: {building}\n• Registered: {bound_at}\n• Requests: {count}{requests}\n"
+        "• Messages waiting to be submitted: {pending}\nRequests are kept as the record of "
+        "what was done; /forgetme deletes your personal data.",
+    ),
+    "forget_confirm": (
+        "确定要删除您的个人信息吗？删除后：您的称呼、楼栋登记和聊天状态会被清除；已提交的诉求会保留"
+        "为办理记录，但不再和您的账号关联，其中的电话、门牌号会被隐去，也不会再通知您进展。",
+        "Delete your personal data? Your name, building and chat state are removed; your "
+        "requests stay as the record of what was done, no longer linked to you, with phone and "
+        "room numbers hidden, and you will not hear about them any more.",
+    ),
+    "forget_done": ("已删除您的个人信息，{count} 件诉求已匿名保存。需要时随时可以重新登记。",
+                    "Your personal data is deleted; {count} request(s) kept anonymously. You can "
+                    "register again any time."),
+    "forget_kept": ("好的，什么都没有删除。", "All right, nothing was deleted."),
+    "btn_forget_yes": ("确认删除", "Delete"),
+    "btn_forget_no": ("取消", "Cancel"),
+    "undelivered_none": ("目前没有送不到的消息。", "No undeliverable messages."),
+    "undelivered_title": (
+        "以下消息没能送达（对方屏蔽了机器人或账号已不存在），请电话联系：",
+        "These messages could not be delivered (the bot was blocked or the account is gone); "
+        "please phone them:",
     ),
     "my_none": ("您还没有提交过诉求。有事直接发消息给我就行。",
                 "You have no requests yet. Just send me a message when you need help."),

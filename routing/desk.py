@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ from routing.lifecycle import (
     previous_level,
     supervises,
 )
-from routing.notices import Keyboard, Notice, Notifier, Priority, priority_for
+from routing.notices import Keyboard, Notice, Notifier, Priority, masked_for, priority_for
+from routing.privacy import mask_personal
 from routing.orgconfig import OrgConfig
 from routing.sla import Duration, WorkCalendar
 from routing.taxonomy import Taxonomy, Urgency
@@ -350,6 +351,52 @@ class Desk:
                 notify.staff(people, Notice.RATED, view, rating=rating)
             await uow.commit()
             return Outcome(view=view, state=request.state)
+
+    async def my_data(self, telegram_id: int) -> dict[str, Any]:
+        """/mydata: everything stored about a resident."""
+        async with self.uow() as uow:
+            resident = await uow.residents.get(telegram_id)
+            requests = await uow.requests.of_resident(telegram_id, limit=1000)
+            place = None
+            if resident is not None and resident.building_code:
+                building = await uow.organisation.building(resident.building_code)
+                place = building.name if building else resident.building_code
+            return {
+                "telegram_id": telegram_id,
+                "name": resident.name if resident else "",
+                "language": resident.language if resident else "",
+                "building": place,
+                "bound_at": resident.bound_at.isoformat() if resident and resident.bound_at
+                else None,
+                "pending": await uow.residents.count_pending(telegram_id),
+                "requests": [(r.id, r.state, r.created_at.isoformat()) for r in requests],
+            }
+
+    async def forget(self, person: Person) -> int:
+        """/forgetme: remove a resident's personal data; their requests stay, anonymised."""
+        async with self.uow() as uow:
+            count = await uow.residents.forget(person.telegram_id, mask_personal)
+            await uow.commit()
+            return count
+
+    async def undelivered(self, telegram_id: int) -> list[dict[str, Any]]:
+        """/undelivered: messages no one could receive, for supervisors (their area's)."""
+        async with self.uow() as uow:
+            staff = [s for s in await uow.staff.by_telegram_id(telegram_id)
+                     if s.role == "supervisor"]
+            rows = []
+            for message in await uow.outbox.undeliverable(limit=200):
+                request = (await uow.requests.get(message.request_id)
+                           if message.request_id else None)
+                visible = any(
+                    s.unit_kind == "district" or (request is not None and supervises(
+                        Role(s.id, s.role, s.unit_kind, s.unit_id), _placement(request)))
+                    for s in staff)
+                if visible:
+                    rows.append({"chat_id": message.chat_id, "kind": message.kind,
+                                 "number": message.request_id, "error": message.last_error or "",
+                                 "at": message.created_at.isoformat()})
+            return rows[:30]
 
     async def my_requests(self, telegram_id: int) -> list[RequestView]:
         async with self.uow() as uow:
@@ -733,8 +780,9 @@ class Desk:
                     s.unit_kind, s.unit_id, overdue_at=self.clock() if overdue else None)
                 for r in rows:
                     seen[r.id] = r
-            return [await request_view(uow, r, self.taxonomy) for r in sorted(
+            views = [await request_view(uow, r, self.taxonomy) for r in sorted(
                 seen.values(), key=lambda r: (-r.level, r.id))]
+            return [v.masked() for v in views] if _only_above_community(staff) else views
 
     async def show(self, telegram_id: int, number: int) -> tuple[RequestView, list[EventView]] | None:
         """A request with its timeline, for its resident or staff who may see it."""
@@ -750,8 +798,13 @@ class Desk:
                            or (r.role == "worker" and r.unit_id == request.grid_id)
                            for r in roles):
                     return None
-            events = list(await uow.requests.timeline(number))
-            return await request_view(uow, request, self.taxonomy), event_views(events)
+            events = event_views(list(await uow.requests.timeline(number)))
+            view = await request_view(uow, request, self.taxonomy)
+            if request.resident_id != telegram_id and _only_above_community(
+                    await uow.staff.by_telegram_id(telegram_id)):
+                view = view.masked()
+                events = [replace(e, note=mask_personal(e.note)) for e in events]
+            return view, events
 
     # ----- internals --------------------------------------------------------------------
 
@@ -896,6 +949,11 @@ def _placement(request: Request) -> Placement:
         grid_id=request.grid_id, community_id=request.community_id, town_id=request.town_id,
         district_id=request.district_id,
     )
+
+
+def _only_above_community(staff: Sequence[Staff]) -> bool:
+    """A viewer whose every post is above the community sees personal numbers masked."""
+    return bool(staff) and all(masked_for(s) for s in staff)
 
 
 def _others(people: Sequence[Staff], exclude: Sequence[Staff]) -> list[Staff]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from routing.lifecycle import LEVEL_ORDER, Level
+from routing.privacy import mask_payload
 from routing.views import AttachmentView, RequestView
 from storage.models import OutboxMessage, Request, Staff
 from storage.uow import UnitOfWork
@@ -71,6 +72,11 @@ def priority_for(request: Request, *, escalation: bool = False) -> int:
     return Priority.ESCALATION if escalation else Priority.ROUTINE
 
 
+def masked_for(person: Staff) -> bool:
+    """Supervisors above the community get phone and room numbers hidden."""
+    return person.role == "supervisor" and person.unit_kind in (Level.TOWN, Level.DISTRICT)
+
+
 class Notifier:
     """Writes outbox rows for residents and staff inside the current unit of work."""
 
@@ -87,11 +93,17 @@ class Notifier:
         priority: int,
         keyboard: Keyboard,
         extra: dict[str, Any],
+        *,
+        mask: bool = False,
     ) -> None:
+        if chat_id == 0:
+            return  # a resident who asked to be forgotten: their request goes on, untold
         now = self.clock()
         payload: dict[str, Any] = {"kind": kind.value, "keyboard": keyboard.value, **extra}
         if view is not None:
             payload["request"] = view.as_dict()
+        if mask:
+            payload = mask_payload(payload)
         self.uow.outbox.add(
             OutboxMessage(
                 chat_id=chat_id, kind=kind.value, language=language, payload=payload,
@@ -143,7 +155,8 @@ class Notifier:
             if chat is None or chat in seen or chat == skip:
                 continue
             seen.add(chat)
-            self._add(chat, "zh", kind, view, priority, keyboard, extra)
+            self._add(chat, "zh", kind, view, priority, keyboard, extra,
+                      mask=masked_for(person))
             if with_attachments and view is not None:
                 items = view.attachments if with_attachments is True else with_attachments
                 for attachment in items:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from routing.lifecycle import LEVEL_ORDER
+from routing.privacy import mask_personal
 from routing.taxonomy import Taxonomy
 from storage.models import Request, RequestEvent, Staff
 from storage.uow import UnitOfWork
@@ -60,6 +61,10 @@ class RequestView:
     @property
     def address(self) -> str:
         return f"{self.community}{self.building}"
+
+    def masked(self) -> RequestView:
+        """The same request with phone and room numbers hidden."""
+        return replace(self, text=mask_personal(self.text))
 
 
 @dataclass(frozen=True, slots=True)

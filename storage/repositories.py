@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -236,6 +236,36 @@ class ResidentRepository:
         query = select(func.count()).where(PendingMessage.resident_id == resident_id)
         return int((await self.session.execute(query)).scalar_one())
 
+    async def forget(self, resident_id: int, scrub: Callable[[str], str]) -> int:
+        """Delete a resident's personal data; keep their requests for the record, anonymised.
+
+        Returns how many requests were anonymised.
+        """
+        requests = (await self.session.execute(
+            select(Request).where(Request.resident_id == resident_id))).scalars().all()
+        for request in requests:
+            request.resident_id = 0
+            request.text = scrub(request.text)
+        events = (await self.session.execute(select(RequestEvent).where(
+            RequestEvent.actor_kind == "resident",
+            RequestEvent.actor_id == str(resident_id)))).scalars().all()
+        for event in events:
+            event.actor_id, event.actor_name, event.note = None, "居民", scrub(event.note)
+        await self.session.execute(
+            delete(PendingMessage).where(PendingMessage.resident_id == resident_id))
+        await self.session.execute(delete(MessageLink).where(MessageLink.chat_id == resident_id))
+        await self.session.execute(
+            delete(ChatState).where(ChatState.key.like(f"%:{resident_id}:{resident_id}%")))
+        pending = (await self.session.execute(select(OutboxMessage).where(
+            OutboxMessage.chat_id == resident_id,
+            OutboxMessage.status.in_(("pending", "sending"))))).scalars().all()
+        for message in pending:
+            message.status, message.last_error = "cancelled", "resident asked to be forgotten"
+        resident = await self.session.get(Resident, resident_id)
+        if resident is not None:
+            await self.session.delete(resident)
+        return len(requests)
+
 
 class StaffRepository:
     """Workers, supervisors and department members."""
@@ -368,6 +398,13 @@ class OutboxRepository:
     async def count(self, status: str) -> int:
         query = select(func.count()).where(OutboxMessage.status == status)
         return int((await self.session.execute(query)).scalar_one())
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Forget delivered (or given-up) messages older than `before`; they hold personal text."""
+        result = await self.session.execute(delete(OutboxMessage).where(
+            OutboxMessage.status.in_(("sent", "failed", "cancelled", "undeliverable")),
+            OutboxMessage.created_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def undeliverable(self, limit: int = 50) -> Sequence[OutboxMessage]:
         query = (
