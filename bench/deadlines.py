@@ -61,8 +61,11 @@ async def run(url: str, open_requests: int, intake_seconds: float, rate: float) 
     sessions = session_factory(engine)
     config = parse_org_config(FAST, "fast.yaml")
 
+    woken: list[Timers] = []
+
     def uow() -> UnitOfWork:
-        return UnitOfWork(sessions)
+        # As in the program: a commit that stores an earlier step re-arms the wake-up.
+        return UnitOfWork(sessions, lambda work: [t.consider(work.earliest_step) for t in woken])
 
     async with uow() as work:
         await sync_organisation(work, config)
@@ -109,6 +112,7 @@ async def run(url: str, open_requests: int, intake_seconds: float, rate: float) 
     # Lateness under load: residents keep submitting; each request's reminder is due 1 s later.
     scheduler = AsyncIOScheduler(timezone=config.timezone)
     timers = Timers(scheduler, clockwork, DailyDigest(desk))
+    woken.append(timers)
     timers.start()
     scheduler.start()
     person = Person(2, "居民")
@@ -120,7 +124,6 @@ async def run(url: str, open_requests: int, intake_seconds: float, rate: float) 
         outcome = await desk.submit(person, Incoming("楼道灯坏了"))
         assert outcome.view is not None
         submitted.append(outcome.view.number)
-        timers.poke()
         await asyncio.sleep(1 / rate)
     await asyncio.sleep(2.5)
     scheduler.shutdown(wait=False)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import system_clock
 from bot.fsm_storage import DatabaseStorage
 from bot.intake import DurableIntake
+from bot.limiter import FloodLimiter
 from bot.process_lock import ProcessLock
 from bot.sender import STALE_CLAIM_S, OutboxSender
 from bot.settings import TELEGRAM_API, Settings
@@ -33,9 +34,10 @@ from routing.digest import DailyDigest
 from routing.organisation import sync_organisation
 from routing.orgconfig import OrgConfig, load_org_config
 from routing.sla import WorkCalendar
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade
-from storage.uow import UnitOfWork
+from storage.repositories import OrgCache
+from storage.uow import UnitOfWork, WriterGate
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -152,18 +154,22 @@ async def build_app(
     lock = ProcessLock.for_database(settings.db_url)
     engine = await open_database(settings)
     sessions = session_factory(engine)
-    woken: list[Callable[[], None]] = []
+    woken: list[Callable[[UnitOfWork], None]] = []
 
-    def after_commit() -> None:
-        for wake in woken:
-            wake()
+    def after_commit(work: UnitOfWork) -> None:
+        for react in woken:
+            react(work)
+
+    gate = WriterGate() if is_sqlite(settings.db_url) else None
+    cache = OrgCache()
 
     def uow() -> UnitOfWork:
-        return UnitOfWork(sessions, after_commit)
+        return UnitOfWork(sessions, after_commit, gate, cache)
 
     async with uow() as work:
         report = await sync_organisation(work, config)
         await work.commit()
+    cache.clear()  # filled on first use, from what the sync just wrote
     log.info("organisation loaded: %s areas, %s buildings, %s staff; moved %s",
              report.areas, report.buildings, report.staff, list(report.moved_buildings))
 
@@ -178,6 +184,8 @@ async def build_app(
     session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api != TELEGRAM_API \
         else AiohttpSession()
     bot = Bot(token, session=session, default=DefaultBotProperties())
+    # One limiter for every call, handlers' replies included: Telegram's limits are per bot.
+    bot.session.middleware(FloodLimiter())
     dispatcher = Dispatcher(storage=DatabaseStorage(uow))
     dispatcher.include_router(build_router())
     dispatcher["desk"] = desk
@@ -187,7 +195,8 @@ async def build_app(
                           stale_claim_s=0 if lock is not None else STALE_CLAIM_S)
     scheduler = AsyncIOScheduler(timezone=config.timezone)
     timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk))
-    woken.extend([sender.wake, timers.poke])
+    woken.append(lambda work: sender.wake() if work.queued_messages else None)
+    woken.append(lambda work: timers.consider(work.earliest_step))
     intake = DurableIntake(bot, dispatcher, uow, clock)
     return App(settings=settings, config=config, engine=engine, desk=desk, bot=bot,
                dispatcher=dispatcher, sender=sender, scheduler=scheduler, timers=timers,

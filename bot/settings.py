@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     bot_username: str | None = None
     log_level: str = "INFO"
     sender_batch: int = 20
+    # Keep within Telegram's limits (30 messages/s, 1/s per chat). Off only for benchmarks
+    # against the local emulator, which measure the program rather than Telegram's ceiling.
+    rate_limits: bool = True
     # Webhook mode (`huying run --webhook`): Telegram posts to webhook_url, which a reverse
     # proxy forwards to webhook_host:webhook_port + webhook_path.
     webhook_url: str | None = None

@@ -33,9 +33,9 @@ class Timers:
         self.clockwork = clockwork
         self.digest = digest
         self._lock = asyncio.Lock()
-        self._poked = False
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._armed_at: datetime | None = None  # on the program's clock
 
     def start(self) -> None:
         """Catch up at once (steps that fell due while we were down), then keep time."""
@@ -52,19 +52,25 @@ class Timers:
         s.add_job(self.daily, "cron", hour=at.hour, minute=at.minute, id="digest",
                   misfire_grace_time=3600, coalesce=True)
 
-    def poke(self) -> None:
-        """After a commit: deadlines may have moved, so re-arm the wake-up (debounced)."""
-        if self._poked:
-            return
-        self._poked = True
-        try:
-            asyncio.get_running_loop().call_soon(self._rearm_soon)
-        except RuntimeError:  # no loop: nothing is running to re-arm
-            self._poked = False
+    def consider(self, step_at: datetime | None) -> None:
+        """After a commit that stored a step: wake earlier if it falls before the armed one.
 
-    def _rearm_soon(self) -> None:
-        self._poked = False
-        asyncio.ensure_future(self.rearm())
+        A later step needs nothing: the armed wake-up re-arms for whatever is next when it runs.
+        """
+        if step_at is None or not self.scheduler.running:
+            return
+        if self._armed_at is not None and step_at >= self._armed_at:
+            return
+        self._arm(step_at)
+
+    def _arm(self, due: datetime) -> None:
+        # The delay is measured on the program's clock (a test may drive it), the job is set
+        # on the real one.
+        self._armed_at = due
+        delay = max(0.0, (due - self.clockwork.clock()).total_seconds())
+        run_at = datetime.now(UTC) + timedelta(seconds=delay)
+        self.scheduler.add_job(self.wake_job, "date", run_date=run_at, id=NEXT_JOB,
+                               replace_existing=True, misfire_grace_time=None)
 
     async def wake_job(self) -> None:
         """The scheduler's job: a coroutine, so that APScheduler runs it on the event loop."""
@@ -121,12 +127,8 @@ class Timers:
                       ", ".join(map(str, problems[:10])))
 
     async def rearm(self) -> None:
+        """Arm the wake-up for the nearest stored step (after a sweep)."""
         due = await self.clockwork.next_due()
-        if due is None or not self.scheduler.running:
-            return
-        # The delay is measured on the program's clock (a test may drive it), the job is set
-        # on the real one.
-        delay = max(0.0, (due - self.clockwork.clock()).total_seconds())
-        run_at = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.add_job(self.wake_job, "date", run_date=run_at, id=NEXT_JOB,
-                               replace_existing=True, misfire_grace_time=None)
+        self._armed_at = None
+        if due is not None and self.scheduler.running:
+            self._arm(due)

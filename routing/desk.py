@@ -560,6 +560,7 @@ class Desk:
             if deadline is not None:
                 self.planner.extend(request, self.clock(),
                                     self.calendar.add(self.clock(), deadline))
+                uow.step_planned(request.next_step_at)
                 note = f"{instruction}（限{deadline.zh()}内办结）"
             await self.event(uow, request, "staff", staff.key, staff.name, "urged", note)
             view = await request_view(uow, request, self.taxonomy)
@@ -651,6 +652,7 @@ class Desk:
             until = request.extension_until
             if approve:
                 self.planner.extend(request, self.clock(), until)
+                uow.step_planned(request.next_step_at)
             request.extension_until = None
             request.extension_by = None
             await self.event(uow, request, "staff", staff.key, staff.name,
@@ -847,6 +849,7 @@ class Desk:
             created_at=now, updated_at=now, attachments=[],
         )
         self._fresh_windows(request, now, acknowledged=False)
+        uow.step_planned(request.next_step_at)
         for kind, file_id, extra in incoming.attachments:
             request.attachments.append(
                 Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now))
@@ -906,7 +909,8 @@ class Desk:
         before = request.state
         request.state = target.value
         request.updated_at = self.clock()
-        self.planner.plan(request)  # every change of state moves the clock
+        self.planner.plan(request)
+        uow.step_planned(request.next_step_at)
         await self.event(uow, request, actor_kind, actor_id, actor_name, action, note,
                           state_from=before)
 

@@ -104,6 +104,7 @@ class Notifier:
             payload["request"] = view.as_dict()
         if mask:
             payload = mask_payload(payload)
+        self.uow.queued_messages = True
         self.uow.outbox.add(
             OutboxMessage(
                 chat_id=chat_id, kind=kind.value, language=language, payload=payload,

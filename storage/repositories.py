@@ -304,17 +304,38 @@ class StaffRepository:
         return staff
 
 
+class OrgCache:
+    """Areas and buildings held in memory between reloads of the organisation file.
+
+    They change only when the file is synced at start, yet every request reads several of
+    their names; reading them once per process takes a third of the queries off each request.
+    """
+
+    def __init__(self) -> None:
+        self.areas: dict[str, Area] | None = None
+        self.buildings: dict[str, Building] | None = None
+
+    def clear(self) -> None:
+        self.areas = self.buildings = None
+
+
 class OrganisationRepository:
     """Areas and buildings as last loaded from the organisation file."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: OrgCache | None = None) -> None:
         self.session = session
+        self.cache = cache
 
     async def areas(self) -> Sequence[Area]:
         return (await self.session.execute(select(Area))).scalars().all()
 
     async def area(self, area_id: str) -> Area | None:
-        return await self.session.get(Area, area_id)
+        if self.cache is None:
+            return await self.session.get(Area, area_id)
+        if self.cache.areas is None:
+            rows = (await self.session.execute(select(Area))).scalars().all()
+            self.cache.areas = {a.id: a for a in rows}
+        return self.cache.areas.get(area_id)
 
     async def children(self, parent_id: str, kind: str) -> Sequence[Area]:
         query = (
@@ -332,7 +353,12 @@ class OrganisationRepository:
         return (await self.session.execute(select(Building))).scalars().all()
 
     async def building(self, code: str) -> Building | None:
-        return await self.session.get(Building, code.upper())
+        if self.cache is None:
+            return await self.session.get(Building, code.upper())
+        if self.cache.buildings is None:
+            rows = (await self.session.execute(select(Building))).scalars().all()
+            self.cache.buildings = {b.code: b for b in rows}
+        return self.cache.buildings.get(code.upper())
 
     async def buildings_of_grids(self, grid_ids: Sequence[str]) -> Sequence[Building]:
         query = (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,12 +13,41 @@ from storage.repositories import (
     ChatStateRepository,
     InboxRepository,
     OrganisationRepository,
+    OrgCache,
     OutboxRepository,
     RequestRepository,
     ResidentRepository,
     RunRepository,
     StaffRepository,
 )
+
+
+class WriterGate:
+    """Lets one unit of work at a time at a SQLite database, in arrival order.
+
+    SQLite has one writer; transactions that meet its lock wait in its busy handler, which
+    sleeps in growing steps. Queuing them here instead costs nothing and keeps latency flat.
+    Re-entrant within a task, so a unit of work opened inside another cannot deadlock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[object] | None = None
+        self._depth = 0
+
+    async def acquire(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            self._depth += 1
+            return
+        await self._lock.acquire()
+        self._owner, self._depth = task, 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
 
 
 class UnitOfWork:
@@ -35,17 +66,26 @@ class UnitOfWork:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        after_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[UnitOfWork], None] | None = None,
+        gate: WriterGate | None = None,
+        cache: OrgCache | None = None,
     ) -> None:
         self._sessions = sessions
         self._after_commit = after_commit
+        self._gate = gate
+        self._cache = cache
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._gate is not None:
+            await self._gate.acquire()
         self.session = self._sessions()
+        # What this transaction did that others must react to once it commits.
+        self.queued_messages = False
+        self.earliest_step: datetime | None = None
         self.requests = RequestRepository(self.session)
         self.residents = ResidentRepository(self.session)
         self.staff = StaffRepository(self.session)
-        self.organisation = OrganisationRepository(self.session)
+        self.organisation = OrganisationRepository(self.session, self._cache)
         self.outbox = OutboxRepository(self.session)
         self.chat_states = ChatStateRepository(self.session)
         self.runs = RunRepository(self.session)
@@ -60,13 +100,22 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed, but, unlike rollback(), leaves the
         # loaded objects readable: use cases return snapshots built from them.
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            if self._gate is not None:
+                self._gate.release()
 
     async def commit(self) -> None:
-        """End the transaction; then wake whoever waits for new outbox rows."""
+        """End the transaction; then tell the sender and the timers what it changed."""
         await self.session.commit()
         if self._after_commit is not None:
-            self._after_commit()
+            self._after_commit(self)
+
+    def step_planned(self, at: datetime | None) -> None:
+        """A request's next timer step was set; the timers may need to wake earlier."""
+        if at is not None and (self.earliest_step is None or at < self.earliest_step):
+            self.earliest_step = at
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+UnitOfWorkFactory = Callable[[], "UnitOfWork"]

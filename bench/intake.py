@@ -1,0 +1,228 @@
+"""The whole intake path against a bare aiogram echo bot, on the same local emulator.
+
+    .venv/bin/python bench/intake.py [--requests 2000] [--residents 500] [--pg URL]
+
+For huying: 2,000 messages from 500 residents; each is done when its request is stored,
+classified and routed and both the resident's receipt and the worker's notification were
+accepted by the emulator (the outbox's sent_at). The echo bot is done when its reply was
+accepted. Both run with rate limits off: the emulator enforces none and huying's own limiter is
+disabled, so what is measured is the program, not Telegram's 30 messages a second. Each
+scenario runs in its own process so that peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.emulator import BotApiEmulator  # noqa: E402
+from bot.emulator_client import EmulatorClient  # noqa: E402
+
+CONCURRENCY = 64
+
+
+def org_file(folder: Path, grids: int = 50) -> Path:
+    """A deployment with many grids, so that workers' chats are not the bottleneck."""
+    lines = ["name: bench", "timezone: Asia/Shanghai",
+             "sla: {urgent: {acknowledge: 15m, resolve: 4h}, normal: {acknowledge: 2h, "
+             "resolve: 1d}, low: {acknowledge: 1d, resolve: 5d}}",
+             "district:", "  id: d", "  name: 区", "  supervisors: [{name: 区长, telegram_id: 3}]",
+             "  towns:", "    - id: t", "      name: 街道", "      communities:",
+             "        - id: c", "          name: 社区", "          grids:"]
+    for g in range(grids):
+        lines += [f"            - id: g{g}", f"              name: 第{g}网格",
+                  f"              workers: [{{name: 网格员{g}, telegram_id: {10_000 + g}}}]",
+                  f"              buildings: [{{code: B{g}, name: {g}号楼}}]"]
+    path = folder / "bench.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+TEXTS = ["楼道灯坏了好几天了", "小区门口垃圾没人清", "楼上装修太吵了", "电梯又停了",
+         "路灯不亮晚上很黑", "停车位被占了", "请问居住证怎么办理", "暖气不热"]
+
+
+async def inject(client: EmulatorClient, messages: list[tuple[int, str]]) -> dict[str, float]:
+    """Send every message as fast as the emulator takes them; returns text -> send time."""
+    sent: dict[str, float] = {}
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(user: int, text: str) -> None:
+        async with gate:
+            sent[text] = time.perf_counter()
+            await client.send(user, text)
+
+    await asyncio.gather(*(one(u, t) for u, t in messages))
+    return sent
+
+
+def messages_for(residents: int, total: int) -> list[tuple[int, str]]:
+    users = [200_000 + i for i in range(residents)]
+    return [(users[i % residents], f"{TEXTS[i % len(TEXTS)]}（{i}）") for i in range(total)]
+
+
+def summary(name: str, started: float, sent: dict[str, float],
+            done: dict[str, float]) -> dict[str, Any]:
+    latencies = sorted((done[t] - sent[t]) * 1000 for t in done if t in sent)
+    finished = max(done.values())
+    return {"name": name, "count": len(latencies),
+            "rate": len(latencies) / (finished - started),
+            "p50": latencies[len(latencies) // 2],
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+async def run_echo(total: int, residents: int) -> dict[str, Any]:
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import Message
+
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    client = EmulatorClient(url)
+    messages = messages_for(residents, total)
+    for user in sorted({u for u, _ in messages}):
+        await client.add_user(user, "居民")
+    done: dict[str, float] = {}
+    bot = Bot(emulator.token, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "")
+        done[message.text or ""] = time.perf_counter()
+
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
+    started = time.perf_counter()
+    sent = await inject(client, messages)
+    while len(done) < total:
+        await asyncio.sleep(0.05)
+    result = summary("aiogram echo bot", started, sent, done)
+    await dp.stop_polling()
+    await polling
+    await bot.session.close()
+    await client.close()
+    await emulator.stop()
+    return result
+
+
+async def run_huying(total: int, residents: int, database_url: str) -> dict[str, Any]:
+    from pydantic import SecretStr
+    from sqlalchemy import select, text
+
+    from bot.app import build_app
+    from bot.settings import Settings
+    from storage.db import create_engine
+    from storage.models import OutboxMessage, Request
+
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+    folder = Path(tempfile.mkdtemp())
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    client = EmulatorClient(url)
+    app = await build_app(Settings(
+        telegram_token=SecretStr(emulator.token), telegram_api_url=url,
+        database_url=database_url, config=org_file(folder), rate_limits=False))
+    messages = messages_for(residents, total)
+    users = sorted({u for u, _ in messages})
+    for g in range(50):
+        await client.add_user(10_000 + g, f"网格员{g}")
+    from routing.desk import Person
+
+    for i, user in enumerate(users):
+        await client.add_user(user, "居民")
+        await app.desk.bind(Person(user, "居民"), f"B{i % 50}")
+    await app.start_background()
+    polling = asyncio.create_task(app.intake.run_polling())
+    started = time.perf_counter()
+    sent = await inject(client, messages)
+    done: dict[str, float] = {}
+    stored_at = None
+    while True:
+        async with app.uow() as uow:
+            pending = await uow.outbox.count("pending") + await uow.outbox.count("sending")
+            stored = len((await uow.session.execute(select(Request.id))).all())
+        if stored >= total and stored_at is None:
+            stored_at = time.perf_counter() - started
+        if stored >= total and pending == 0:
+            break
+        await asyncio.sleep(0.1)
+    # Done = the later of the receipt's and the notification's sent_at, on the perf clock.
+    offset = time.perf_counter() - time.time()
+    async with app.uow() as uow:
+        rows = (await uow.session.execute(
+            select(Request.text, OutboxMessage.sent_at)
+            .join(OutboxMessage, OutboxMessage.request_id == Request.id))).all()
+    for text_, sent_at in rows:
+        if sent_at is not None:
+            moment = sent_at.timestamp() + offset
+            done[text_] = max(done.get(text_, 0.0), moment)
+    result = summary(f"huying on {database_url.split(':')[0].split('+')[0]}", started, sent,
+                     done)
+    result["stored_s"] = stored_at
+    await app.intake.stop()
+    polling.cancel()
+    await app.close()
+    await client.close()
+    await emulator.stop()
+    return result
+
+
+def scenario(args: argparse.Namespace) -> dict[str, Any]:
+    if args.scenario == "echo":
+        return asyncio.run(run_echo(args.requests, args.residents))
+    return asyncio.run(run_huying(args.requests, args.residents, args.scenario))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--residents", type=int, default=500)
+    parser.add_argument("--pg", default=os.environ.get("HUYING_BENCH_PG_URL"))
+    parser.add_argument("--scenario", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scenario:
+        print(json.dumps(scenario(args)))
+        return
+    folder = tempfile.mkdtemp()
+    scenarios = ["echo", f"sqlite+aiosqlite:///{folder}/intake.db"]
+    if args.pg:
+        scenarios.append(args.pg)
+    results = []
+    for name in scenarios:
+        out = subprocess.run([sys.executable, __file__, "--scenario", name, "--requests",
+                              str(args.requests), "--residents", str(args.residents)],
+                             capture_output=True, text=True, timeout=1800)
+        if out.returncode != 0:
+            print(f"{name}: failed\n{out.stderr[-2000:]}")
+            continue
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    echo = next((r for r in results if r["name"] == "aiogram echo bot"), None)
+    print(f"{args.requests} messages from {args.residents} residents, limits off")
+    for r in results:
+        ratio = f", {r['rate'] / echo['rate']:.2f}× the echo bot" if echo and r is not echo else ""
+        print(f"  {r['name']:<22} {r['rate']:7.1f} msg/s  p50 {r['p50']:7.0f} ms  "
+              f"p99 {r['p99']:7.0f} ms  peak RSS {r['rss_mb']:.0f} MB{ratio}"
+              + (f"  (all stored after {r['stored_s']:.1f} s)" if r.get("stored_s") else ""))
+
+
+if __name__ == "__main__":
+    main()
