@@ -299,7 +299,8 @@ def resident_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
     ]])
 
 
-def choices_keyboard(choices: Sequence[Choice], kind: str, number: int = 0) -> InlineKeyboardMarkup:
+def choices_keyboard(choices: Sequence[Choice], kind: str,
+                     number: int = 0) -> InlineKeyboardMarkup:
     """Picker buttons, two a row."""
     buttons = []
     for c in choices:
@@ -310,7 +311,8 @@ def choices_keyboard(choices: Sequence[Choice], kind: str, number: int = 0) -> I
         else:
             data = GridCB(number=number, grid=c.id).pack()
         buttons.append(_button(c.label, data))
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def holder_label(view: RequestView, lang: str) -> str:

@@ -118,7 +118,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Request #{n} is back with {holder}; you will be asked to confirm again.",
     ),
     "mydata": (
-        "您在「呼应」保存的信息：\n• Telegram 账号：{telegram_id}\n• 称呼：{name}\n• 登记楼栋：{building}"
+        "您在「呼应」保存的信息：\n• Telegram 账号：{telegram_id}\n• 称呼：{name}\n"
+        "• 登记楼栋：{building}"
         "\n• 登记时间：{bound_at}\n• 诉求：{count} 件{requests}\n• 待提交的消息：{pending} 条\n"
         "诉求内容会作为办理记录保存；发送 /forgetme 可删除您的个人信息。",
         "What Huying keeps about you:\n• Telegram account: {telegram_id}\n• Name: {name}\n"
@@ -177,10 +178,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "↘️ {who} handed request #{n} back: {note}\nAddress: {address}\nText: {text}\n"
         "Please accept by {due}.",
     ),
-    "detail": ("📝 居民补充了诉求 #{n}：{detail}", "📝 The resident added to request #{n}: {detail}"),
+    "detail": ("📝 居民补充了诉求 #{n}：{detail}",
+               "📝 The resident added to request #{n}: {detail}"),
     "withdrawn": ("居民已撤回诉求 #{n}，无需再办理。",
                   "The resident withdrew request #{n}; no further action needed."),
-    "rated": ("⭐ 居民对诉求 #{n} 的评价：{rating}", "⭐ The resident rated request #{n}: {rating}"),
+    "rated": ("⭐ 居民对诉求 #{n} 的评价：{rating}",
+              "⭐ The resident rated request #{n}: {rating}"),
     "reopened": (
         "⚠️ 居民对诉求 #{n} 的办理结果不满意：{reason}\n地址：{address}\n请重新办理。",
         "⚠️ The resident is not satisfied with request #{n}: {reason}\nAddress: {address}\n"
@@ -231,7 +234,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chase_done": ("已帮您催办诉求 #{n}，并告知了上一级。", "We have chased request #{n} and told "
                    "the level above."),
     "digest_supervisor": (
-        "📋 民情日报 {day}｜{area}\n近24小时：新增 {new} 件，受理 {accepted} 件，办结 {resolved} 件，"
+        "📋 民情日报 {day}｜{area}\n近24小时：新增 {new} 件，受理 {accepted} 件，"
+        "办结 {resolved} 件，"
         "上报 {escalated} 件。\n超时未办：{overdue_count} 件{overdue}",
         "📋 Daily report {day} | {area}\nLast 24 hours: {new} new, {accepted} accepted, "
         "{resolved} resolved, {escalated} escalated.\nOverdue: {overdue_count}{overdue}",
@@ -269,7 +273,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pick_grid": ("请选择要转派到的网格（诉求 #{n}）：", "Choose the grid for request #{n}:"),
     "no_grids": ("您的辖区里没有可转派的网格。", "There is no grid in your area to reassign to."),
     "done_accept": ("已受理 #{n}，已告知居民。", "Accepted #{n}; the resident has been told."),
-    "done_resolve": ("已办结 #{n}，已请居民评价。", "Resolved #{n}; the resident is asked to rate."),
+    "done_resolve": ("已办结 #{n}，已请居民评价。",
+                     "Resolved #{n}; the resident is asked to rate."),
     "done_escalate": ("已上报 #{n} 至{holder}。", "Escalated #{n} to {holder}."),
     "done_return": ("已退回 #{n}，社区会转派给正确的网格。",
                     "Returned #{n}; the community will send it to the right grid."),
@@ -314,7 +319,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "You already chased request #{n}; we are following it."),
     "refuse_no_pending_extension": ("诉求 #{n} 没有待审批的延期申请。",
                                     "Request #{n} has no pending extension."),
-    "refuse_own_extension": ("不能审批自己提交的延期申请。", "You cannot approve your own request."),
+    "refuse_own_extension": ("不能审批自己提交的延期申请。",
+                             "You cannot approve your own request."),
     "refuse_too_fast": (
         "您发得太快了，我们已经收到您前面的诉求，请先休息一下，过几分钟再发。",
         "You are sending very fast; we have your earlier requests. Please wait a few minutes "

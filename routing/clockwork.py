@@ -107,7 +107,8 @@ class Clockwork:
         people = await notify.holders(request)
         if top:
             people += await notify.first_receiver(request)
-        notify.staff(people, Notice.REMINDER, view, keyboard=Keyboard.WORKER if request.level == 0 else Keyboard.SUPERVISOR,
+        keyboard = Keyboard.WORKER if request.level == 0 else Keyboard.SUPERVISOR
+        notify.staff(people, Notice.REMINDER, view, keyboard=keyboard,
                      priority=priority_for(request, escalation=True), window=window,
                      deadline=deadline.isoformat() if deadline else None,
                      late_seconds=_seconds(late), top=top)

@@ -25,10 +25,10 @@ from routing.lifecycle import (
     supervises,
 )
 from routing.notices import Keyboard, Notice, Notifier, Priority, masked_for, priority_for
-from routing.privacy import mask_personal
 from routing.orgconfig import OrgConfig
+from routing.privacy import mask_personal
 from routing.sla import Duration, WorkCalendar
-from routing.taxonomy import Taxonomy, Urgency
+from routing.taxonomy import Taxonomy
 from routing.views import EventView, RequestView, area_name, event_views, request_view
 from storage.models import Attachment, PendingMessage, Request, RequestEvent, Resident, Staff
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -480,7 +480,7 @@ class Desk:
             return Outcome(view=view, state=request.state)
 
     async def escalate(self, person: Person, number: int, reason: str) -> Outcome:
-        """上报: the request climbs to the next rung of its ladder, whose supervisors are alerted."""
+        """上报: the request climbs a rung of its ladder; that rung's supervisors are alerted."""
         reason = reason.strip()[:MAX_NOTE]
         if not reason:
             return _refused(Refusal.EMPTY)
@@ -786,7 +786,8 @@ class Desk:
                 seen.values(), key=lambda r: (-r.level, r.id))]
             return [v.masked() for v in views] if _only_above_community(staff) else views
 
-    async def show(self, telegram_id: int, number: int) -> tuple[RequestView, list[EventView]] | None:
+    async def show(self, telegram_id: int,
+                   number: int) -> tuple[RequestView, list[EventView]] | None:
         """A request with its timeline, for its resident or staff who may see it."""
         async with self.uow() as uow:
             request = await uow.requests.get(number)

@@ -153,7 +153,9 @@ def holds(role: Role, place: Placement) -> bool:
     )
 
 
-def check(action: Action, roles: Iterable[Role], place: Placement) -> tuple[Role | None, Refusal | None]:
+def check(
+    action: Action, roles: Iterable[Role], place: Placement
+) -> tuple[Role | None, Refusal | None]:
     """The post under which `action` is allowed, or why it is not."""
     roles = list(roles)
     if place.state not in ALLOWED_FROM[action]:

@@ -141,7 +141,7 @@ class RequestRepository:
         return (await self.session.execute(query)).scalars().all()
 
     async def due_steps(self, now: datetime, limit: int) -> Sequence[Request]:
-        """Requests whose next timer step is due, locked; rows another process holds are skipped."""
+        """Requests whose next step is due, locked; rows another process holds are skipped."""
         query = (
             select(Request)
             .where(Request.next_step_at <= now)
@@ -281,7 +281,8 @@ class StaffRepository:
         return (await self.session.execute(query)).scalars().all()
 
     async def by_key(self, key: str) -> Staff | None:
-        return (await self.session.execute(select(Staff).where(Staff.key == key))).scalar_one_or_none()
+        query = select(Staff).where(Staff.key == key)
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def by_invite(self, token: str) -> Staff | None:
         query = select(Staff).where(Staff.invite_token == token, Staff.active.is_(True))
@@ -346,7 +347,8 @@ class OrganisationRepository:
         return (await self.session.execute(query)).scalars().all()
 
     async def of_kind(self, kind: str) -> Sequence[Area]:
-        query = select(Area).where(Area.kind == kind, Area.active.is_(True)).order_by(Area.position)
+        query = (select(Area).where(Area.kind == kind, Area.active.is_(True))
+                 .order_by(Area.position))
         return (await self.session.execute(query)).scalars().all()
 
     async def buildings(self) -> Sequence[Building]:
