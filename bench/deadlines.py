@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: E402
 from sqlalchemy import func, insert, select, text, update  # noqa: E402
 
-from bot.app import build_classifier  # noqa: E402
 from bot.clock import system_clock  # noqa: E402
 from bot.settings import example_config  # noqa: E402
 from bot.timers import Timers  # noqa: E402
 from routing.clockwork import Clockwork  # noqa: E402
 from routing.desk import Desk, Incoming, Person  # noqa: E402
 from routing.digest import DailyDigest  # noqa: E402
+from routing.keywords import build_classifier  # noqa: E402
 from routing.organisation import sync_organisation  # noqa: E402
 from routing.orgconfig import parse_org_config  # noqa: E402
 from routing.sla import WorkCalendar  # noqa: E402

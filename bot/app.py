@@ -27,10 +27,10 @@ from bot.timers import Timers
 from bot.webhook import webhook_app
 from handlers import build_router
 from handlers.render import Renderer
-from routing.classifier import Classifier, KeywordSet
 from routing.clockwork import Clockwork
 from routing.desk import Desk
 from routing.digest import DailyDigest
+from routing.keywords import build_classifier
 from routing.organisation import sync_organisation
 from routing.orgconfig import OrgConfig, load_org_config
 from routing.sla import WorkCalendar
@@ -41,20 +41,6 @@ from storage.uow import UnitOfWork, WriterGate
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-
-
-def build_classifier(config: OrgConfig) -> Classifier:
-    """The default keywords plus whatever the deployment adds in its file or keywords file."""
-    keywords = KeywordSet.defaults()
-    extra_path = config.keywords_path()
-    if extra_path is not None:
-        import yaml
-
-        keywords = keywords.merged(KeywordSet.from_mapping(
-            yaml.safe_load(extra_path.read_text(encoding="utf-8")) or {}))
-    if config.keywords:
-        keywords = keywords.merged(KeywordSet.from_mapping(config.keywords))
-    return Classifier(config.taxonomy(), keywords)
 
 
 @dataclass

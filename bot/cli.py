@@ -50,7 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from bot.app import build_classifier
+    from routing.keywords import build_classifier
     from routing.orgconfig import ConfigError, load_org_config
 
     try:
@@ -70,7 +70,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from bot.app import build_classifier
+    from routing.keywords import build_classifier
     from routing.orgconfig import load_org_config
 
     config = load_org_config(args.config or _settings().config_path)
@@ -118,10 +118,11 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Every open request must have a future deadline or a finished ladder."""
-    from bot.app import build_classifier, open_database
+    from bot.app import open_database
     from bot.clock import system_clock
     from routing.clockwork import Clockwork
     from routing.desk import Desk
+    from routing.keywords import build_classifier
     from routing.orgconfig import load_org_config
     from routing.sla import WorkCalendar
     from storage.db import session_factory
@@ -150,6 +151,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keywords_suggest(args: argparse.Namespace) -> int:
+    """Propose keyword changes learned from recorded corrections (applied only by an admin)."""
+    from bot.app import open_database
+    from routing.keywords import build_keywords
+    from routing.orgconfig import load_org_config
+    from routing.suggest import render_yaml, suggest
+    from storage.db import session_factory
+    from storage.uow import UnitOfWork
+
+    settings = _settings()
+
+    async def main() -> list[tuple[str, str]]:
+        engine = await open_database(settings)
+        try:
+            async with UnitOfWork(session_factory(engine)) as uow:
+                return list(await uow.requests.corrections())
+        finally:
+            await engine.dispose()
+
+    corrections = asyncio.run(main())
+    keywords = build_keywords(load_org_config(settings.config_path))
+    print(render_yaml(suggest(corrections, keywords, args.min_support), len(corrections)),
+          end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="huying", description="呼应: residents' requests, "
                                      "routed to grid workers and up the ladder.")
@@ -172,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     invite.set_defaults(func=cmd_invite)
     sub.add_parser("audit", help="check every open request has a future deadline") \
         .set_defaults(func=cmd_audit)
+    keywords = sub.add_parser("keywords", help="classifier keywords")
+    keywords_sub = keywords.add_subparsers(dest="keywords_command", required=True)
+    suggest = keywords_sub.add_parser(
+        "suggest", help="propose keyword changes from workers' corrections")
+    suggest.add_argument("--min-support", type=int, default=2)
+    suggest.set_defaults(func=cmd_keywords_suggest)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -79,6 +79,14 @@ class UrgeCB(CallbackData, prefix="ug1"):
     length: str
 
 
+class CorrectCB(CallbackData, prefix="cc1"):
+    """A corrected category ("c") or urgency ("u") for a request."""
+
+    number: int
+    field: str
+    value: str
+
+
 class ForgetCB(CallbackData, prefix="fg1"):
     """The resident's confirmation of /forgetme."""
 

@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers.callbacks import (
     BuildingCB,
     CommunityCB,
+    CorrectCB,
     DecideCB,
     ExtendCB,
     ForgetCB,
@@ -110,6 +111,9 @@ class Renderer:
             "due": self.when(due, lang),
             "timeline": self.timeline(timeline, lang),
             "state": pick(STATES, view.state, lang),
+            "review": t("review_note", lang) if view.needs_review else "",
+            "original": payload.get("original", view.duplicate_of or ""),
+            "reporters": payload.get("reporters", ""),
             "deadline": self.when(payload.get("deadline"), lang),
             "until": self.when(payload.get("until"), lang),
             "extra": payload.get("extra", ""),
@@ -201,6 +205,10 @@ class Renderer:
             return resident_keyboard(n, lang)
         if kind == "extension":
             return extension_keyboard(n, lang)
+        if kind == "linked":
+            return InlineKeyboardMarkup(inline_keyboard=[[
+                _act("btn_unlink", Action.UNLINK, n, lang),
+                _act("btn_correct", Action.CORRECT, n, lang)]])
         return None
 
 
@@ -218,8 +226,21 @@ def worker_keyboard(number: int, lang: str, *, accepted: bool = False) -> Inline
         [*first, _act("btn_resolve", Action.RESOLVE, number, lang)],
         [_act("btn_escalate", Action.ESCALATE, number, lang),
          _act("btn_extend", Action.EXTEND, number, lang)],
-        [_act("btn_return", Action.RETURN, number, lang)],
+        [_act("btn_return", Action.RETURN, number, lang),
+         _act("btn_correct", Action.CORRECT, number, lang)],
     ])
+
+
+def correction_keyboard(number: int, taxonomy_ids: Sequence[tuple[str, str]],
+                        lang: str) -> InlineKeyboardMarkup:
+    """Every category, three a row, then the three urgencies."""
+    categories = [_button(label, CorrectCB(number=number, field="c", value=cid).pack())
+                  for cid, label in taxonomy_ids]
+    rows = [categories[i:i + 3] for i in range(0, len(categories), 3)]
+    rows.append([_button(pick(URGENCY, u, lang), CorrectCB(number=number, field="u",
+                                                            value=u).pack())
+                 for u in ("urgent", "normal", "low")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def forget_keyboard(lang: str) -> InlineKeyboardMarkup:
@@ -235,7 +256,8 @@ def holder_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
         [_act("btn_resolve", Action.RESOLVE, number, lang),
          _act("btn_escalate", Action.ESCALATE, number, lang)],
         [_act("btn_hand_back", Action.HAND_BACK, number, lang),
-         _act("btn_extend", Action.EXTEND, number, lang)],
+         _act("btn_extend", Action.EXTEND, number, lang),
+         _act("btn_correct", Action.CORRECT, number, lang)],
     ])
 
 
@@ -278,7 +300,8 @@ def supervisor_keyboard(number: int, lang: str) -> InlineKeyboardMarkup:
          _act("btn_resolve", Action.RESOLVE, number, lang),
          _act("btn_escalate", Action.ESCALATE, number, lang)],
         [_act("btn_reassign", Action.REASSIGN, number, lang),
-         _act("btn_extend", Action.EXTEND, number, lang)],
+         _act("btn_extend", Action.EXTEND, number, lang),
+         _act("btn_correct", Action.CORRECT, number, lang)],
     ])
 
 

@@ -16,13 +16,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from handlers.callbacks import DecideCB, ExtendCB, GridCB, RequestCB, UrgeCB
+from handlers.callbacks import CorrectCB, DecideCB, ExtendCB, GridCB, RequestCB, UrgeCB
 from handlers.refusals import refusal_text
 from handlers.render import (
     EXTENSION_LENGTHS,
     URGE_LENGTHS,
     Renderer,
+    category_name,
     choices_keyboard,
+    correction_keyboard,
     extension_lengths_keyboard,
     fit,
     holder_keyboard,
@@ -30,7 +32,7 @@ from handlers.render import (
     urge_lengths_keyboard,
     worker_keyboard,
 )
-from handlers.texts import t
+from handlers.texts import URGENCY, pick, t
 from routing.desk import Desk, Outcome, Person
 from routing.lifecycle import Action
 from routing.sla import Duration
@@ -47,7 +49,8 @@ NOTE_PROMPTS = {
     Action.HAND_BACK: "ask_hand_back",
 }
 STAFF_ACTIONS = set(NOTE_PROMPTS) | {
-    Action.ACCEPT, Action.TAKE_OVER, Action.REASSIGN, Action.EXTEND}
+    Action.ACCEPT, Action.TAKE_OVER, Action.REASSIGN, Action.EXTEND, Action.CORRECT,
+    Action.UNLINK}
 
 
 class StaffForm(StatesGroup):
@@ -110,11 +113,27 @@ async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: P
                         else holder_keyboard(number, lang))
             await message.edit_reply_markup(reply_markup=keyboard)
         return
+    if action == Action.UNLINK:
+        outcome = await desk.unlink(person, number)
+        if not outcome.ok:
+            await query.answer(refusal_text(outcome, number, lang), show_alert=True)
+            return
+        await query.answer(t("done_unlink", lang, n=number), show_alert=True)
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=None)
+        return
     check = await desk.may(person.telegram_id, action, number)
     if not check.ok:
         await query.answer(refusal_text(check, number, lang), show_alert=True)
         return
     await query.answer()
+    if action == Action.CORRECT:
+        if message is not None and check.view is not None:
+            await message.answer(
+                t("pick_correction", lang, n=number, category=category_name(check.view, lang),
+                  urgency=pick(URGENCY, check.view.urgency, lang)),
+                reply_markup=correction_keyboard(number, desk.category_labels(lang), lang))
+        return
     if action == Action.URGE:
         if message is not None:
             await message.answer(t("ask_urge_deadline", lang, n=number),
@@ -173,6 +192,23 @@ async def urge_length(query: CallbackQuery, callback_data: UrgeCB, person: Perso
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer(t("ask_urge", lang, n=number))
+
+
+@router.callback_query(CorrectCB.filter(F.field.in_({"c", "u"})))
+async def corrected(query: CallbackQuery, callback_data: CorrectCB, person: Person, lang: str,
+                    desk: Desk) -> None:
+    number = callback_data.number
+    field, value = callback_data.field, callback_data.value
+    outcome = await desk.correct(person, number, category=value if field == "c" else None,
+                                 urgency=value if field == "u" else None)
+    if not outcome.ok or outcome.view is None:
+        await query.answer(refusal_text(outcome, number, lang), show_alert=True)
+        return
+    text = t("done_correct", lang, n=number, category=category_name(outcome.view, lang),
+             urgency=pick(URGENCY, outcome.view.urgency, lang))
+    await query.answer(text)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=None)
 
 
 @router.callback_query(DecideCB.filter())

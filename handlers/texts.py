@@ -151,10 +151,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "my_title": ("您的诉求：", "Your requests:"),
     # ----- staff notices ---------------------------------------------------------------
     "assigned": (
-        "{icon}新诉求 #{n}｜{urgency}｜{category}\n地址：{address}\n内容：{text}\n"
+        "{icon}新诉求 #{n}｜{urgency}｜{category}{review}\n地址：{address}\n内容：{text}\n"
         "请在 {due} 前受理。",
-        "{icon}New request #{n} | {urgency} | {category}\nAddress: {address}\nText: {text}\n"
-        "Please accept by {due}.",
+        "{icon}New request #{n} | {urgency} | {category}{review}\nAddress: {address}\n"
+        "Text: {text}\nPlease accept by {due}.",
     ),
     "escalated": (
         "⬆️ 诉求 #{n} 已上报至{holder}\n上报人：{who}\n原因：{note}\n{urgency}｜{category}\n"
@@ -203,6 +203,28 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⏰ Request #{n} is at the top level and still not {what_en}; please act. Next "
         "reminder: {deadline}. {late}\nAddress: {address}\nText: {text}",
     ),
+    "review_note": ("（分类待确认，请核对后点「改分类」）",
+                    " (category unsure: please check it, 'Fix category')"),
+    "linked": (
+        "🔗 又有居民反映了诉求 #{original} 的问题（新编号 #{n}），已有 {reporters} 位居民反映。\n"
+        "地址：{address}\n内容：{text}\n办结 #{original} 时会一并答复他们；如果其实是另一件事，请点「拆分」。",
+        "🔗 Another resident reported the problem of request #{original} (new number #{n}); "
+        "{reporters} residents so far.\nAddress: {address}\nText: {text}\nResolving "
+        "#{original} answers them all; if this is a different problem, press 'Split'.",
+    ),
+    "linked_resident": (
+        "✅ 已收到您的诉求 #{n}。您的邻居也反映了这个问题（#{original}），{holder}正在一并处理，"
+        "办好后会告诉您。",
+        "✅ Request #{n} received. Your neighbours reported the same problem (#{original}); "
+        "{holder} is handling it for everyone and will tell you when it is done.",
+    ),
+    "pick_correction": ("诉求 #{n} 现在是「{category}｜{urgency}」。请选择正确的分类或紧急程度：",
+                        "Request #{n} is now '{category} | {urgency}'. Choose the right "
+                        "category or urgency:"),
+    "done_correct": ("已改为「{category}｜{urgency}」（#{n}），已记入办理记录。",
+                     "Changed to '{category} | {urgency}' (#{n}); recorded in the timeline."),
+    "done_unlink": ("已把 #{n} 拆分为独立诉求，请按新诉求办理。",
+                    "#{n} is now a request of its own; please handle it as new."),
     "late_note": ("（系统恢复后补发，晚了 {amount}）",
                   "(sent {amount} late, after the system came back)"),
     "escalated_auto": (
@@ -379,6 +401,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "btn_dissatisfied": ("😞 不满意", "😞 不满意 Not solved"),
     "btn_withdraw": ("撤回诉求", "Withdraw"),
     "btn_chase": ("🔔 催办", "🔔 催办 Chase"),
+    "btn_correct": ("🏷 改分类", "🏷 改分类 Fix category"),
+    "btn_unlink": ("✂️ 拆分", "✂️ 拆分 Split"),
     "btn_keep_deadline": ("不改期限", "keep deadline"),
     "btn_extend": ("⏳ 延期", "⏳ 延期 More time"),
     "btn_approve": ("✅ 同意延期", "✅ 同意 Approve"),
@@ -412,6 +436,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "extension_asked": ("申请延期", "asked for more time"),
     "extension_approved": ("同意延期", "approved more time"),
     "extension_refused": ("不同意延期", "refused more time"), "chased": ("催办", "chased"),
+    "corrected": ("改分类", "corrected the category"), "linked": ("合并到同类诉求", "linked"),
+    "unlinked": ("拆分", "split off"),
 }
 LEVELS: dict[str, tuple[str, str]] = {
     "grid": ("网格", "grid"), "community": ("社区", "community"),

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from routing.classifier import Classifier
+from routing.classifier import Classifier, KeywordSet
 from routing.deadlines import DeadlinePlanner
+from routing.keywords import build_keywords
 from routing.lifecycle import (
     ACTIVE,
     LEVEL_ORDER,
@@ -27,14 +28,16 @@ from routing.lifecycle import (
 from routing.notices import Keyboard, Notice, Notifier, Priority, masked_for, priority_for
 from routing.orgconfig import OrgConfig
 from routing.privacy import mask_personal
+from routing.similarity import similarity
 from routing.sla import Duration, WorkCalendar
-from routing.taxonomy import Taxonomy
+from routing.taxonomy import Taxonomy, Urgency
 from routing.views import EventView, RequestView, area_name, event_views, request_view
 from storage.models import Attachment, PendingMessage, Request, RequestEvent, Resident, Staff
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 MAX_NOTE = 1000
+REVIEW_BELOW = 0.35  # classifier confidence under which the worker is asked to check (待确认)
 # Flood control per resident: past FLOOD_MAX_REQUESTS new requests in the window, messages join
 # the latest request; past FLOOD_MAX_MESSAGES, they are refused with an explanation.
 FLOOD_WINDOW = timedelta(minutes=10)
@@ -143,6 +146,15 @@ class Desk:
         self.calendar = calendar
         self.clock = clock
         self.planner = DeadlinePlanner(config.sla, calendar)
+
+    @property
+    def classifier_keywords(self) -> KeywordSet:
+        """The keywords the classifier runs on (for suggestions learned from corrections)."""
+        return build_keywords(self.config)
+
+    def category_labels(self, lang: str) -> list[tuple[str, str]]:
+        """(id, name) of every category, for the correction buttons."""
+        return [(c.id, c.zh if lang == "zh" else c.en or c.id) for c in self.taxonomy.categories]
 
     # ----- who is who -------------------------------------------------------------------
 
@@ -476,6 +488,17 @@ class Desk:
                                   note=note, who=staff.name)
             notify.staff(await notify.first_receiver(request), Notice.STEP, view,
                          skip=person.telegram_id, step="resolved", who=staff.name, note=note)
+            for duplicate in await uow.requests.linked_to(request.id):
+                if duplicate.state != State.MERGED:
+                    continue
+                # Every neighbour who reported it hears that it is done, and rates it.
+                duplicate.holder_id, duplicate.resolved_at = request.holder_id, now
+                await self.move(uow, duplicate, State.RESOLVED, "staff", staff.key, staff.name,
+                                "resolved", note)
+                await notify.resident(
+                    duplicate, Notice.RESOLVED,
+                    await request_view(uow, duplicate, self.taxonomy),
+                    keyboard=Keyboard.RATING, note=note, who=staff.name)
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
@@ -849,17 +872,23 @@ class Desk:
             first_receiver_id=holder.id if holder else None,
             created_at=now, updated_at=now, attachments=[],
         )
+        request.needs_review = bool(getattr(
+            verdict, "needs_review", verdict.confidence < REVIEW_BELOW))
         self._fresh_windows(request, now, acknowledged=False)
         uow.step_planned(request.next_step_at)
         for kind, file_id, extra in incoming.attachments:
             request.attachments.append(
                 Attachment(kind=kind, file_id=file_id, extra=extra, created_at=now))
         await uow.requests.add(request)
+        original = await self._duplicate_target(uow, request)
         await self.event(uow, request, "resident", str(resident.telegram_id), resident.name,
                           "submitted", "", state_from=None)
         await self.event(uow, request, "system", None, "", "classified",
                           f"{verdict.category}/{verdict.urgency.value} "
                           f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip())
+        if original is not None:
+            await self._link(uow, request, original)
+            return request
         view = await request_view(uow, request, self.taxonomy)
         notify = Notifier(uow, self.clock)
         await notify.resident(request, Notice.SUBMITTED, view, keyboard=Keyboard.RESIDENT)
@@ -867,6 +896,91 @@ class Desk:
                      keyboard=Keyboard.WORKER, priority=priority_for(request),
                      with_attachments=True)
         return request
+
+    async def _duplicate_target(self, uow: UnitOfWork, request: Request) -> Request | None:
+        """An open request of the same grid and category that this one repeats, if any.
+
+        Urgent reports are never folded into another: each must reach someone at once.
+        """
+        if request.urgency == Urgency.URGENT or not request.text:
+            return None
+        linking = self.config.linking
+        now = self.clock()
+        since = now - (self.calendar.add(now, linking.window) - now)
+        best, score = None, 0.0
+        for candidate in await uow.requests.duplicate_candidates(
+                request.grid_id, request.category, since, request.id):
+            alike = similarity(request.text, candidate.text)
+            if alike > score:
+                best, score = candidate, alike
+        return best if best is not None and score >= linking.similarity else None
+
+    async def _link(self, uow: UnitOfWork, request: Request, original: Request) -> None:
+        """Join a duplicate to the original: one worker's job, every reporter answered."""
+        request.duplicate_of = original.id
+        await self.move(uow, request, State.MERGED, "system", None, SYSTEM.name, "linked",
+                        f"#{original.id}")
+        linked = len(await uow.requests.linked_to(original.id))
+        view = await request_view(uow, request, self.taxonomy)
+        notify = Notifier(uow, self.clock)
+        await notify.resident(request, Notice.LINKED_RESIDENT, view, keyboard=Keyboard.RESIDENT,
+                              original=original.id)
+        people = await notify.holders(original) + await notify.first_receiver(original)
+        notify.staff(people, Notice.LINKED, view, keyboard=Keyboard.LINKED,
+                     priority=priority_for(original), with_attachments=True,
+                     original=original.id, reporters=linked + 1)
+
+    async def unlink(self, person: Person, number: int) -> Outcome:
+        """拆分: a linked report turns out to be its own problem; it becomes a request again."""
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.UNLINK, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            original = request.duplicate_of
+            request.duplicate_of = None
+            self._fresh_windows(request, self.clock(), acknowledged=False)
+            await self.move(uow, request, State.OPEN, "staff", staff.key, staff.name,
+                            "unlinked", f"#{original}")
+            view = await request_view(uow, request, self.taxonomy)
+            notify = Notifier(uow, self.clock)
+            notify.staff(await notify.holders(request), Notice.ASSIGNED, view,
+                         keyboard=Keyboard.WORKER, priority=priority_for(request))
+            await notify.resident(request, Notice.SUBMITTED, view, keyboard=Keyboard.RESIDENT)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
+
+    async def correct(self, person: Person, number: int, category: str | None = None,
+                      urgency: str | None = None) -> Outcome:
+        """A worker or supervisor corrects the category or urgency; the timeline keeps both."""
+        if category is not None and category not in self.taxonomy:
+            return _refused(Refusal.NOT_FOUND)
+        if urgency is not None and urgency not in set(Urgency):
+            return _refused(Refusal.NOT_FOUND)
+        async with self.uow() as uow:
+            request, role, refusal = await self._authorised(uow, person, Action.CORRECT, number)
+            if refusal is not None or request is None or role is None:
+                return _refused(refusal or Refusal.NOT_FOUND, request)
+            new_category = category or request.category
+            new_urgency = urgency or request.urgency
+            if (new_category, new_urgency) == (request.category, request.urgency):
+                return _refused(Refusal.ALREADY_DONE, request)
+            staff = await uow.staff.get(role.staff_id)
+            assert staff is not None
+            note = (f"{request.category}/{request.urgency} → {new_category}/{new_urgency}")
+            urgency_changed = new_urgency != request.urgency
+            request.category, request.urgency = new_category, new_urgency
+            request.needs_review = False
+            if urgency_changed and request.state in ACTIVE:
+                # The windows follow the urgency: an urgent request gets urgent deadlines now.
+                self._fresh_windows(request, self.clock(),
+                                    acknowledged=request.state == State.ACCEPTED)
+                uow.step_planned(request.next_step_at)
+            await self.event(uow, request, "staff", staff.key, staff.name, "corrected", note)
+            view = await request_view(uow, request, self.taxonomy)
+            await uow.commit()
+            return Outcome(view=view, state=request.state)
 
     async def _authorised(
         self, uow: UnitOfWork, person: Person, action: Action, number: int

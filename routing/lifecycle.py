@@ -41,6 +41,8 @@ class Action(StrEnum):
     EXTEND = "ext"
     DECIDE = "dec"
     CHASE = "chase"
+    CORRECT = "fix"
+    UNLINK = "unl"
 
 
 class Level(StrEnum):
@@ -74,6 +76,8 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.EXTEND: ACTIVE,
     Action.DECIDE: ACTIVE,
     Action.CHASE: ACTIVE,
+    Action.CORRECT: ACTIVE | {State.RESOLVED, State.MERGED},
+    Action.UNLINK: frozenset({State.MERGED}),
 }
 
 SUPERVISOR_ONLY = frozenset(

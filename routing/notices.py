@@ -44,6 +44,8 @@ class Notice(StrEnum):
     EXTENSION_DECIDED = "extension_decided"
     EXTENSION_RESIDENT = "extension_resident"
     CHASED = "chased"
+    LINKED = "linked"
+    LINKED_RESIDENT = "linked_resident"
 
 
 class Keyboard(StrEnum):
@@ -55,6 +57,7 @@ class Keyboard(StrEnum):
     RATING = "rating"
     RESIDENT = "resident"
     EXTENSION = "extension"
+    LINKED = "linked"
 
 
 class Priority:

@@ -245,6 +245,18 @@ class SlaConfig(_Model):
         return {"urgent": self.urgent, "normal": self.normal, "low": self.low}[level]
 
 
+class LinkingConfig(_Model):
+    """When a new request joins an open one as a duplicate (same grid and category)."""
+
+    window: Duration = Duration.parse("1d")
+    similarity: float = Field(default=0.3, gt=0, le=1)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> Duration:
+        return _to_duration(value)
+
+
 class CategoryConfig(_Model):
     """A category of the deployment's own taxonomy (replaces the default list when given)."""
 
@@ -316,6 +328,7 @@ class OrgConfig(_Model):
     keywords_file: str | None = None
     # 民情日报告: when each supervisor and worker gets the morning digest (local time).
     digest_at: time = time(8, 0)
+    linking: LinkingConfig = LinkingConfig()
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
     _index: _Index | None = PrivateAttr(default=None)

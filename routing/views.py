@@ -48,6 +48,8 @@ class RequestView:
     resolve_due_at: str | None
     rating: str | None
     attachments: tuple[AttachmentView, ...] = ()
+    needs_review: bool = False
+    duplicate_of: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +136,8 @@ async def request_view(uow: UnitOfWork, request: Request, taxonomy: Taxonomy) ->
             AttachmentView(kind=a.kind, file_id=a.file_id, extra=dict(a.extra))
             for a in request.attachments
         ),
+        needs_review=request.needs_review,
+        duplicate_of=request.duplicate_of,
     )
 
 

@@ -133,6 +133,10 @@ class Request(Base):
     category: Mapped[str] = mapped_column(String(64))
     urgency: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    # 待确认: the classifier was unsure, so the worker is asked to check the category.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A duplicate joined to an earlier request of the same place and kind (state merged).
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, index=True)
     state: Mapped[str] = mapped_column(String(16))
     level: Mapped[int] = mapped_column(Integer, default=0)
     ladder: Mapped[list[Any]]

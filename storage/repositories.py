@@ -54,6 +54,33 @@ class RequestRepository:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def duplicate_candidates(self, grid_id: str, category: str, since: datetime,
+                                   exclude: int) -> Sequence[Request]:
+        """Open requests of the same grid and category since `since` that others may join."""
+        query = (
+            select(Request)
+            .where(Request.grid_id == grid_id, Request.category == category,
+                   Request.state.in_(ACTIVE_STATES), Request.duplicate_of.is_(None),
+                   Request.created_at >= since, Request.id != exclude)
+            .order_by(Request.id)
+            .limit(50)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def linked_to(self, original_id: int) -> Sequence[Request]:
+        query = select(Request).where(Request.duplicate_of == original_id).order_by(Request.id)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def corrections(self) -> Sequence[tuple[str, str]]:
+        """(request text, correction note) for every recorded category correction."""
+        query = (
+            select(Request.text, RequestEvent.note)
+            .join(RequestEvent, RequestEvent.request_id == Request.id)
+            .where(RequestEvent.action == "corrected")
+            .order_by(RequestEvent.id)
+        )
+        return [(text, note) for text, note in await self.session.execute(query)]
+
     async def by_update(self, update_id: int) -> Request | None:
         query = select(Request).where(Request.source_update_id == update_id)
         return (await self.session.execute(query)).scalar_one_or_none()

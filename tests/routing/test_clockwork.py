@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import build_classifier
 from bot.settings import example_config
 from routing.clockwork import Clockwork
 from routing.desk import Desk, Incoming, Person
 from routing.digest import DailyDigest
+from routing.keywords import build_classifier
 from routing.organisation import sync_organisation
 from routing.orgconfig import parse_org_config
 from routing.sla import WorkCalendar

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_classifier
 from bot.settings import example_config
 from routing.desk import Desk, Incoming, Person
+from routing.keywords import build_classifier
 from routing.organisation import issue_invite, sync_organisation
 from routing.orgconfig import OrgConfig, parse_org_config
 from routing.sla import WorkCalendar
