@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from routing.classifier import Classifier, KeywordSet
 from routing.deadlines import DeadlinePlanner
@@ -122,6 +123,32 @@ class Choice:
 
     id: str
     label: str
+
+
+class Refused(Exception):
+    """Raised inside a use case to end it with a refusal; nothing is committed."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.refusal)
+        self.outcome = outcome
+
+
+P = ParamSpec("P")
+
+
+def refusable(
+    method: Callable[P, Awaitable[Outcome]],
+) -> Callable[P, Awaitable[Outcome]]:
+    """A use case that may end with `raise Refused(...)`: the refusal becomes its outcome."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> Outcome:
+        try:
+            return await method(*args, **kwargs)
+        except Refused as refused:
+            return refused.outcome
+
+    return run
 
 
 def _refused(refusal: Refusal, request: Request | None = None, **info: Any) -> Outcome:
@@ -443,14 +470,11 @@ class Desk:
             return Outcome(view=await request_view(uow, request, self.taxonomy),
                            state=request.state)
 
+    @refusable
     async def accept(self, person: Person, number: int) -> Outcome:
         """受理: the holder takes the request on; the resident hears who has it."""
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.ACCEPT, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.ACCEPT, number)
             request.holder_id = staff.id
             if request.first_receiver_id is None:
                 request.first_receiver_id = staff.id
@@ -465,17 +489,14 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def resolve(self, person: Person, number: int, note: str) -> Outcome:
         """办结 with a note of what was done; the resident is asked to rate it."""
         note = note.strip()[:MAX_NOTE]
         if not note:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.RESOLVE, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.RESOLVE, number)
             now = self.clock()
             request.holder_id = request.holder_id or staff.id
             request.resolved_at = now
@@ -502,37 +523,31 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def escalate(self, person: Person, number: int, reason: str) -> Outcome:
         """上报: the request climbs a rung of its ladder; that rung's supervisors are alerted."""
         reason = reason.strip()[:MAX_NOTE]
         if not reason:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.ESCALATE, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
+            request, staff, role = await self._acting(uow, person, Action.ESCALATE, number)
             target = next_level(request.ladder, request.level)
             if target is None:
                 return _refused(Refusal.TOP_OF_LADDER, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
             await self.raise_to(uow, request, target, Actor.of(staff), "escalated", reason,
                                 Notice.ESCALATED, skip=person.telegram_id)
             view = await request_view(uow, request, self.taxonomy)
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def return_request(self, person: Person, number: int, reason: str) -> Outcome:
         """退回: a worker says the request is not their grid's; the community re-routes it."""
         reason = reason.strip()[:MAX_NOTE]
         if not reason:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.RETURN, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.RETURN, number)
             target = next_level(request.ladder, 0) or Level.COMMUNITY.rank
             await self.raise_to(uow, request, target, Actor.of(staff), "returned", reason,
                                 Notice.RETURNED, skip=person.telegram_id)
@@ -540,14 +555,11 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def take_over(self, person: Person, number: int) -> Outcome:
         """接管: a supervisor holds the request personally."""
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.TAKE_OVER, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.TAKE_OVER, number)
             if request.holder_id == staff.id and request.state == State.ACCEPTED:
                 return _refused(Refusal.ALREADY_DONE, request)
             notify = Notifier(uow, self.clock)
@@ -566,6 +578,7 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def urge(self, person: Person, number: int, instruction: str,
                    deadline: Duration | None = None) -> Outcome:
         """督办: a supervisor presses whoever works on the request, with an instruction and
@@ -574,11 +587,7 @@ class Desk:
         if not instruction:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.URGE, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.URGE, number)
             note = instruction
             if deadline is not None:
                 self.planner.extend(request, self.clock(),
@@ -599,19 +608,16 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def hand_back(self, person: Person, number: int, instruction: str) -> Outcome:
         """退回下级: the request goes one rung down with the supervisor's instruction."""
         instruction = instruction.strip()[:MAX_NOTE]
         if not instruction:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.HAND_BACK, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
+            request, staff, role = await self._acting(uow, person, Action.HAND_BACK, number)
             if request.level == 0:
                 return _refused(Refusal.BOTTOM_OF_LADDER, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
             request.level = previous_level(request.ladder, request.level)
             request.holder_id = None
             if request.level == 0 and request.first_receiver_id is not None:
@@ -630,6 +636,7 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def ask_extension(self, person: Person, number: int, extra: Duration,
                             reason: str) -> Outcome:
         """延期: the holder asks for more time; the level above approves or refuses."""
@@ -637,11 +644,7 @@ class Desk:
         if not reason:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.EXTEND, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.EXTEND, number)
             base = max(request.resolve_due_at or self.clock(), self.clock())
             request.extension_until = self.calendar.add(base, extra)
             request.extension_reason = reason
@@ -659,17 +662,15 @@ class Desk:
             return Outcome(view=view, state=request.state,
                            info={"until": request.extension_until.isoformat()})
 
+    @refusable
     async def decide_extension(self, person: Person, number: int, approve: bool) -> Outcome:
         """A supervisor above approves or refuses a pending 延期."""
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.DECIDE, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
+            request, staff, role = await self._acting(uow, person, Action.DECIDE, number)
             if request.extension_until is None or request.extension_by is None:
                 return _refused(Refusal.NO_PENDING_EXTENSION, request)
             if request.extension_by == role.staff_id:
                 return _refused(Refusal.OWN_EXTENSION, request)
-            staff = await uow.staff.get(role.staff_id)
             asker = await uow.staff.get(request.extension_by)
             assert staff is not None
             until = request.extension_until
@@ -745,12 +746,11 @@ class Desk:
             grids = await self._grids_under(uow, roles)
             return [Choice(g.id, g.name) for g in grids]
 
+    @refusable
     async def reassign(self, person: Person, number: int, grid_id: str) -> Outcome:
         """转派: a supervisor sends the request to the right grid in their area."""
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.REASSIGN, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
+            request, staff, role = await self._acting(uow, person, Action.REASSIGN, number)
             roles = _roles(await uow.staff.by_telegram_id(person.telegram_id))
             allowed = {g.id for g in await self._grids_under(
                 uow, [r for r in roles if supervises(r, _placement(request))])}
@@ -758,8 +758,6 @@ class Desk:
                 return _refused(Refusal.NOT_YOURS, request)
             if request.level == 0 and request.grid_id == grid_id:
                 return _refused(Refusal.ALREADY_DONE, request)  # a double tap, or a stale picker
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
             grid = await uow.organisation.area(grid_id)
             community = await uow.organisation.area(grid.parent_id or "") if grid else None
             if grid is None or community is None:
@@ -930,14 +928,11 @@ class Desk:
                      priority=priority_for(original), with_attachments=True,
                      original=original.id, reporters=linked + 1)
 
+    @refusable
     async def unlink(self, person: Person, number: int) -> Outcome:
         """拆分: a linked report turns out to be its own problem; it becomes a request again."""
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.UNLINK, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
+            request, staff, role = await self._acting(uow, person, Action.UNLINK, number)
             original = request.duplicate_of
             request.duplicate_of = None
             self._fresh_windows(request, self.clock(), acknowledged=False)
@@ -951,6 +946,7 @@ class Desk:
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
+    @refusable
     async def correct(self, person: Person, number: int, category: str | None = None,
                       urgency: str | None = None) -> Outcome:
         """A worker or supervisor corrects the category or urgency; the timeline keeps both."""
@@ -959,15 +955,11 @@ class Desk:
         if urgency is not None and urgency not in set(Urgency):
             return _refused(Refusal.NOT_FOUND)
         async with self.uow() as uow:
-            request, role, refusal = await self._authorised(uow, person, Action.CORRECT, number)
-            if refusal is not None or request is None or role is None:
-                return _refused(refusal or Refusal.NOT_FOUND, request)
+            request, staff, role = await self._acting(uow, person, Action.CORRECT, number)
             new_category = category or request.category
             new_urgency = urgency or request.urgency
             if (new_category, new_urgency) == (request.category, request.urgency):
                 return _refused(Refusal.ALREADY_DONE, request)
-            staff = await uow.staff.get(role.staff_id)
-            assert staff is not None
             note = (f"{request.category}/{request.urgency} → {new_category}/{new_urgency}")
             urgency_changed = new_urgency != request.urgency
             request.category, request.urgency = new_category, new_urgency
@@ -981,6 +973,16 @@ class Desk:
             view = await request_view(uow, request, self.taxonomy)
             await uow.commit()
             return Outcome(view=view, state=request.state)
+
+    async def _acting(self, uow: UnitOfWork, person: Person, action: Action,
+                      number: int) -> tuple[Request, Staff, Role]:
+        """The request, locked, and the staff post allowed to act on it; else refuse."""
+        request, role, refusal = await self._authorised(uow, person, action, number)
+        if refusal is not None or request is None or role is None:
+            raise Refused(_refused(refusal or Refusal.NOT_FOUND, request))
+        staff = await uow.staff.get(role.staff_id)
+        assert staff is not None
+        return request, staff, role
 
     async def _authorised(
         self, uow: UnitOfWork, person: Person, action: Action, number: int
