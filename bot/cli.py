@@ -75,6 +75,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     config = load_org_config(args.config or _settings().config_path)
     classifier = build_classifier(config)
+    if args.eval is not None:
+        from routing.evaluation import run_eval
+
+        return run_eval(classifier, args.eval, sys.stdout, sys.stderr)
     for line in sys.stdin:
         text = line.rstrip("\n")
         result = classifier.classify(text).as_json()
@@ -193,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(func=cmd_check_config)
     classify = sub.add_parser("classify", help="classify one text per stdin line as JSON lines")
     classify.add_argument("--config", type=Path, default=None)
+    classify.add_argument("--eval", type=Path, default=None, metavar="FILE",
+                          help="score a labelled JSON-lines file (text, category, urgency)")
     classify.set_defaults(func=cmd_classify)
     invite = sub.add_parser("invite", help="print a one-time invite link for a staff member")
     invite.add_argument("person", help="the person's key, e.g. songyun-1/陈亮")

@@ -257,9 +257,9 @@ def score(
         raise ValueError(f"{len(rows)} rows but {len(predictions)} predictions")
     taxonomy = taxonomy or Taxonomy()
     labels = list(taxonomy.ids)
-    for item in (*rows, *predictions):
-        if item.category not in labels:
-            labels.append(item.category)
+    for cid in [r.category for r in rows] + [p.category for p in predictions]:
+        if cid not in labels:
+            labels.append(cid)
     index = {cid: i for i, cid in enumerate(labels)}
     names = {cid: (taxonomy.zh(cid) if cid in taxonomy else "?") for cid in labels}
     matrix = [[0] * len(labels) for _ in labels]

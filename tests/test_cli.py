@@ -66,3 +66,16 @@ def test_invite_prints_a_deep_link_for_a_known_person(tmp_path: Path) -> None:
     assert result.stdout.startswith("https://t.me/taibaihu_bot?start=inv-")
     unknown = _run(["invite", "songyun-1/nobody"], env=env)
     assert unknown.returncode == 1 and "songyun-1/陈亮" in unknown.stderr
+
+
+def test_classify_eval_prints_the_scores_of_a_labelled_file(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
+        {"text": "楼道里一股臭鸡蛋味，好像煤气漏了", "category": "utilities", "urgency": "urgent"},
+        {"text": "请问怎么办理居住证", "category": "policy_inquiry", "urgency": "low"},
+        {"text": "1号楼电梯坏了两天了", "category": "property_repair", "urgency": "normal"},
+    ]) + "\n", encoding="utf-8")
+    result = _run(["classify", "--eval", str(labelled)])
+    assert result.returncode == 0, result.stderr
+    assert "macro-F1" in result.stdout and "urgent" in result.stdout
+    assert "confusion" in result.stdout

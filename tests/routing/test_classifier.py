@@ -270,12 +270,26 @@ def test_a_polite_question_around_a_real_fault_stays_normal(
 def test_nothing_to_read_is_other_normal_with_no_confidence(
     classifier: Classifier, text: str
 ) -> None:
-    assert classifier.classify(text) == Classification("other", Urgency.NORMAL, 0.0, ())
+    assert classifier.classify(text) == Classification(
+        "other", Urgency.NORMAL, 0.0, (), needs_review=True
+    )
 
 
 def test_a_message_with_no_keyword_falls_back_to_other(classifier: Classifier) -> None:
-    result = classifier.classify("今天天气不错")
+    keywords_only = Classifier(Taxonomy(), KeywordSet.defaults(), example_weight=0)
+    result = keywords_only.classify("今天天气不错")
     assert (result.category, result.urgency, result.confidence) == ("other", Urgency.NORMAL, 0)
+    assert result.needs_review
+
+
+def test_with_no_keyword_the_examples_guess_but_always_ask_for_review(
+    classifier: Classifier,
+) -> None:
+    # 截肢 is in no keyword list; the examples know the words of hardship requests.
+    result = classifier.classify("俺这个腿截肢了 出门得有人推 儿子上班顾不上")
+    assert result.category == "hardship"
+    assert (result.confidence, result.needs_review, result.matched) == (0.0, True, ())
+    assert classifier.classify("今天天气不错").needs_review
 
 
 def test_the_verdict_explains_itself_with_the_matched_keywords(classifier: Classifier) -> None:
@@ -334,18 +348,18 @@ def test_urgent_cues_override_a_clear_category(classifier: Classifier) -> None:
 
 def test_merged_keywords_change_the_result() -> None:
     base = KeywordSet.defaults()
-    text = "共享单车把小区大门口堵满了"
+    text = "门口那堆共享滑板谁来管管"
     before = Classifier(Taxonomy(), base).classify(text)
     extra = KeywordSet.from_mapping(
         {
-            "categories": {"parking_traffic": {"words": {"共享单车": 5}}},
-            "user_dict": ["共享单车"],
+            "categories": {"parking_traffic": {"words": {"共享滑板": 5}}},
+            "user_dict": ["共享滑板"],
         }
     )
     after = Classifier(Taxonomy(), base.merged(extra)).classify(text)
     assert before.category != "parking_traffic"
     assert after.category == "parking_traffic"
-    assert "共享单车" in after.matched
+    assert "共享滑板" in after.matched
 
 
 def test_merged_weight_zero_removes_a_keyword() -> None:
@@ -354,7 +368,7 @@ def test_merged_weight_zero_removes_a_keyword() -> None:
     merged = base.merged(extra)
     assert "广场舞" in base.categories["noise"]
     assert "广场舞" not in merged.categories["noise"]
-    assert Classifier(Taxonomy(), merged).classify("广场舞").category == "other"
+    assert Classifier(Taxonomy(), merged, example_weight=0).classify("广场舞").category == "other"
 
 
 def test_merged_can_add_an_urgent_word() -> None:

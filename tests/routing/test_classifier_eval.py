@@ -1,0 +1,336 @@
+"""The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
+
+tests/data/requests_tune.jsonl (about 60%) is what the keywords were tuned on;
+tests/data/requests_holdout.jsonl (about 40%) was written in the same go, split off at random
+and not read while tuning. The floors below sit a little under what was measured on each part
+(see the report of the issue), so that a regression fails CI; they never sit above it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routing.classifier import Classifier, KeywordSet
+from routing.evaluation import (
+    Prediction,
+    Report,
+    Row,
+    evaluate,
+    load_rows,
+    parse_rows,
+    run_eval,
+    score,
+)
+from routing.taxonomy import DEFAULT_CATEGORIES, Taxonomy, Urgency
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+TUNE = DATA / "requests_tune.jsonl"
+HOLDOUT = DATA / "requests_holdout.jsonl"
+DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
+CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
+
+# Measured on the held-out part: macro-F1 0.906, accuracy 0.907, urgent recall 0.818 (27/33),
+# urgent precision 0.771 (27/35). The issue's targets for urgency (recall 0.98, precision 0.80)
+# are NOT met yet; these floors only keep what there is.
+HOLDOUT_MACRO_F1 = 0.88
+HOLDOUT_ACCURACY = 0.88
+HOLDOUT_URGENT_RECALL = 0.78
+HOLDOUT_URGENT_PRECISION = 0.74
+# Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 1.0.
+TUNE_MACRO_F1 = 0.97
+TUNE_URGENT_RECALL = 0.97
+TUNE_URGENT_PRECISION = 0.95
+
+
+@cache
+def _classifier() -> Classifier:
+    return Classifier(Taxonomy(), KeywordSet.defaults())
+
+
+@cache
+def _report(path: Path) -> Report:
+    return evaluate(_classifier(), load_rows(path))
+
+
+# ----- the classifier on the labelled sets ---------------------------------------------------
+
+
+def test_held_out_category_scores_stay_above_their_floors() -> None:
+    report = _report(HOLDOUT)
+    assert report.macro_f1 >= HOLDOUT_MACRO_F1, report.render()
+    assert report.accuracy >= HOLDOUT_ACCURACY, report.render()
+
+
+def test_held_out_urgent_recall_and_precision_stay_above_their_floors() -> None:
+    report = _report(HOLDOUT)
+    assert report.urgent_recall is not None and report.urgent_precision is not None
+    assert report.urgent_recall >= HOLDOUT_URGENT_RECALL, report.render()
+    assert report.urgent_precision >= HOLDOUT_URGENT_PRECISION, report.render()
+
+
+def test_tune_scores_stay_above_their_floors() -> None:
+    report = _report(TUNE)
+    assert report.macro_f1 >= TUNE_MACRO_F1, report.render()
+    assert report.urgent_recall is not None and report.urgent_precision is not None
+    assert report.urgent_recall >= TUNE_URGENT_RECALL, report.render()
+    assert report.urgent_precision >= TUNE_URGENT_PRECISION, report.render()
+
+
+def test_a_verdict_marked_for_review_is_less_often_right_than_the_rest() -> None:
+    report = _report(HOLDOUT)
+    assert 0 < report.review_count < report.total / 4
+    flagged_accuracy = report.review_correct / report.review_count
+    assert report.confident_accuracy is not None
+    assert report.confident_accuracy > flagged_accuracy
+    assert report.confident_accuracy >= 0.9
+
+
+# ----- the labelled data ---------------------------------------------------------------------
+
+
+def _all_rows() -> list[Row]:
+    return load_rows(TUNE) + load_rows(HOLDOUT)
+
+
+def test_the_labelled_set_has_the_shape_the_issue_asks_for() -> None:
+    rows = _all_rows()
+    assert len(rows) >= 600
+    per_category = Counter(r.category for r in rows)
+    assert set(per_category) == CATEGORY_IDS
+    assert min(per_category.values()) >= 40, per_category
+    urgent = sum(r.urgency == Urgency.URGENT for r in rows) / len(rows)
+    assert 0.10 <= urgent <= 0.14, urgent
+    assert sum(r.hard for r in rows) / len(rows) >= 0.25
+
+
+def test_the_split_is_about_sixty_forty_with_every_category_on_both_sides() -> None:
+    tune, holdout = load_rows(TUNE), load_rows(HOLDOUT)
+    assert 0.35 <= len(holdout) / (len(tune) + len(holdout)) <= 0.45
+    assert {r.category for r in holdout} == {r.category for r in tune} == CATEGORY_IDS
+    assert sum(r.urgency == Urgency.URGENT for r in holdout) >= 25
+
+
+@pytest.mark.parametrize("path", [TUNE, HOLDOUT, *DEV_SETS], ids=lambda p: p.name)
+def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
+    rows = load_rows(path)
+    assert rows
+    assert {r.category for r in rows} <= CATEGORY_IDS
+    assert {r.urgency for r in rows} <= {u.value for u in Urgency}
+    # Questions and praise never need anyone to hurry.
+    assert all(r.urgency == "low" for r in rows if r.category == "policy_inquiry")
+
+
+def test_no_message_is_in_two_sets() -> None:
+    seen: Counter[str] = Counter()
+    for path in [TUNE, HOLDOUT, *DEV_SETS]:
+        seen.update({r.text for r in load_rows(path)})
+    assert [t for t, n in seen.items() if n > 1] == []
+
+
+def test_the_held_out_messages_are_never_shipped_as_examples() -> None:
+    examples = {t for texts in KeywordSet.defaults().examples.values() for t in texts}
+    assert examples, "the shipped keywords.yaml has examples"
+    assert not examples & {r.text for r in load_rows(HOLDOUT)}
+    assert {r.text for r in load_rows(TUNE)} <= examples
+
+
+# ----- routing/evaluation.py -----------------------------------------------------------------
+
+ROWS = [
+    Row("a", "noise", "normal"),
+    Row("b", "noise", "urgent", hard=True),
+    Row("c", "sanitation", "normal"),
+    Row("d", "sanitation", "low"),
+    Row("e", "other", "urgent"),
+]
+PREDICTIONS = [
+    Prediction("noise", "normal"),
+    Prediction("sanitation", "normal", 0.1, needs_review=True),
+    Prediction("sanitation", "normal"),
+    Prediction("sanitation", "low"),
+    Prediction("other", "urgent"),
+]
+
+
+def test_score_counts_accuracy_confusion_and_per_category_scores() -> None:
+    report = score(ROWS, PREDICTIONS)
+    assert (report.total, report.category_correct) == (5, 4)
+    assert report.accuracy == pytest.approx(0.8)
+    noise, sanitation, other = (
+        next(c for c in report.per_category if c.id == cid)
+        for cid in ("noise", "sanitation", "other")
+    )
+    assert (noise.support, noise.predicted, noise.correct) == (2, 1, 1)
+    assert (noise.precision, noise.recall) == (1.0, 0.5)
+    assert noise.f1 == pytest.approx(2 / 3)
+    assert sanitation.precision == pytest.approx(2 / 3)
+    assert sanitation.recall == 1.0
+    assert (other.precision, other.recall, other.f1) == (1.0, 1.0, 1.0)
+    # Macro-F1 over the categories labelled or predicted at least once.
+    assert report.macro_f1 == pytest.approx((2 / 3 + 0.8 + 1.0) / 3)
+    i, j = report.labels.index("noise"), report.labels.index("sanitation")
+    assert report.confusion[i][j] == 1 and report.confusion[i][i] == 1
+    assert sum(map(sum, report.confusion)) == 5
+
+
+def test_score_measures_urgent_recall_and_precision() -> None:
+    report = score(ROWS, PREDICTIONS)
+    assert (report.urgent_support, report.urgent_flagged, report.urgent_caught) == (2, 1, 1)
+    assert report.urgent_recall == 0.5
+    assert report.urgent_precision == 1.0
+    assert report.urgency_accuracy == pytest.approx(0.8)
+
+
+def test_an_undefined_ratio_is_none_not_zero() -> None:
+    report = score([Row("a", "noise", "normal")], [Prediction("noise", "normal")])
+    assert report.urgent_recall is None and report.urgent_precision is None
+    assert report.hard_accuracy is None
+    sanitation = next(c for c in report.per_category if c.id == "sanitation")
+    assert (sanitation.precision, sanitation.recall, sanitation.f1) == (None, None, 0.0)
+    assert report.macro_f1 == 1.0
+
+
+def test_mistakes_list_missed_urgent_first_then_wrong_categories() -> None:
+    rows = [*ROWS, Row("f", "noise", "normal")]
+    predictions = [*PREDICTIONS, Prediction("noise", "urgent")]
+    mistakes = score(rows, predictions).mistakes
+    assert [m.row.text for m in mistakes] == ["b", "f"]
+    assert mistakes[0].missed_urgent and mistakes[0].wrong_category
+    assert not mistakes[1].missed_urgent and not mistakes[1].wrong_category
+
+
+def test_score_counts_hard_rows_and_review_flags() -> None:
+    report = score(ROWS, PREDICTIONS)
+    assert (report.hard_total, report.hard_correct) == (1, 0)
+    assert (report.review_count, report.review_correct) == (1, 0)
+    assert report.confident_accuracy == 1.0
+
+
+def test_unknown_category_ids_get_their_own_row_and_column() -> None:
+    report = score([Row("a", "parks", "normal")], [Prediction("noise", "normal")])
+    assert "parks" in report.labels
+    assert report.names["parks"] == "?"
+    assert report.accuracy == 0
+
+
+def test_score_refuses_lists_of_different_lengths() -> None:
+    with pytest.raises(ValueError, match="2 rows but 1 predictions"):
+        score(ROWS[:2], PREDICTIONS[:1])
+
+
+def test_render_shows_ids_with_chinese_names_and_the_figures() -> None:
+    text = score(ROWS, PREDICTIONS).render()
+    assert "noise 噪音扰民" in text and "sanitation 环境卫生" in text
+    assert "accuracy 80.0%" in text
+    assert "macro-F1 0.822" in text
+    assert "recall 50.0% (1/2)" in text and "precision 100.0% (1/1)" in text
+    assert "待确认" in text
+    assert "confusion" in text
+    assert "want noise/urgent (噪音扰民)" in text
+    assert "mistakes" not in score(ROWS, PREDICTIONS).render(max_mistakes=0)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    category: str
+    urgency: Urgency
+    confidence: float = 1.0
+
+
+class _Fixed:
+    """A stand-in classifier: every text is noise, urgent when it says so."""
+
+    def classify(self, text: str) -> _Verdict:
+        return _Verdict("noise", Urgency.URGENT if "急" in text else Urgency.NORMAL)
+
+
+def test_evaluate_runs_any_classifier_over_the_rows() -> None:
+    rows = [
+        Row("急", "noise", "urgent"),
+        Row("吵", "noise", "normal"),
+        Row("臭", "sanitation", "normal"),
+    ]
+    report = evaluate(_Fixed(), rows)
+    assert report.accuracy == pytest.approx(2 / 3)
+    assert (report.urgent_recall, report.urgent_precision) == (1.0, 1.0)
+    assert report.review_count == 0
+
+
+def test_parse_rows_reads_json_lines_and_skips_blank_ones() -> None:
+    lines = [
+        json.dumps({"text": "楼道灯坏了", "category": "property_repair", "urgency": "normal"}),
+        "",
+        json.dumps(
+            {"text": "着火了", "category": "public_safety", "urgency": "urgent", "hard": True},
+            ensure_ascii=False,
+        ),
+    ]
+    assert parse_rows(lines) == [
+        Row("楼道灯坏了", "property_repair", "normal", False),
+        Row("着火了", "public_safety", "urgent", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "f.jsonl:1: not JSON"),
+        ("[1, 2]", "f.jsonl:1: expected an object"),
+        ('{"text": "x", "urgency": "low"}', "f.jsonl:1: needs a string 'text'"),
+        ('{"text": "x", "category": "noise", "urgency": "asap"}', "f.jsonl:1: urgency must"),
+        ('{"text": "x", "category": "noise", "urgency": "low", "hard": 1}', "f.jsonl:1: 'hard'"),
+    ],
+)
+def test_parse_rows_names_the_line_of_a_bad_row(line: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}"):
+        parse_rows([line], "f.jsonl")
+
+
+def test_run_eval_prints_the_report_or_says_what_is_wrong(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps({"text": "吵", "category": "noise", "urgency": "normal"}) + "\n",
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run_eval(_Fixed(), good, out, err) == 0
+    assert "accuracy 100.0%" in out.getvalue() and err.getvalue() == ""
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_eval(_Fixed(), bad, out, err) == 1
+    assert f"{bad}:1: not JSON" in err.getvalue() and out.getvalue() == ""
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert run_eval(_Fixed(), empty, io.StringIO(), err := io.StringIO()) == 1
+    assert "no labelled rows" in err.getvalue()
+    assert run_eval(_Fixed(), tmp_path / "missing.jsonl", io.StringIO(), io.StringIO()) == 1
+
+
+def test_homophone_typos_are_matched_by_pinyin() -> None:
+    # Needs the pypinyin package (a dependency in pyproject.toml).
+    pytest.importorskip("pypinyin", reason="pypinyin is a dependency: pip install -e .")
+    classifier = _classifier()
+    assert classifier.classify("电题坏了三天了没人修").category == "property_repair"
+    assert classifier.classify("冲电桩坏了一半").category == "parking_traffic"
+    assert "电梯" in classifier.classify("电题卡住了 俺在里面").matched
+    # A common word that only sounds like a keyword is no typo (午夜 is not 物业).
+    assert "物业" not in classifier.classify("午夜还在施工").matched
+
+
+def test_the_shipped_keywords_file_is_valid_yaml_with_examples_per_category() -> None:
+    data = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "routing/data/keywords.yaml").read_text("utf-8")
+    )
+    assert set(data["examples"]) == CATEGORY_IDS
+    assert min(len(v) for v in data["examples"].values()) >= 40
