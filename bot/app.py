@@ -171,7 +171,8 @@ async def build_app(
         else AiohttpSession()
     bot = Bot(token, session=session, default=DefaultBotProperties())
     # One limiter for every call, handlers' replies included: Telegram's limits are per bot.
-    bot.session.middleware(FloodLimiter())
+    if settings.rate_limits:
+        bot.session.middleware(FloodLimiter())
     dispatcher = Dispatcher(storage=DatabaseStorage(uow))
     dispatcher.include_router(build_router())
     dispatcher["desk"] = desk

@@ -6,8 +6,13 @@ Run it standalone with ``python -m bot.emulator --port 8081``.
 
 Text limits (4096 for messages, 1024 for captions) are counted in UTF-16 code units after
 parsing entities and trimming surrounding whitespace, as Telegram does. Only parse_mode HTML is
-parsed; Markdown and MarkdownV2 text is stored verbatim. Webhooks are recorded but never called: updates are served by
-getUpdates only.
+parsed; Markdown and MarkdownV2 text is stored verbatim. Webhooks are recorded but never
+called: updates are served by getUpdates only.
+
+It can be made hostile (``POST /control/faults``, see ``FaultPlan``): enforce Telegram's flood
+limits with 429 answers, fail a share of calls with 5xx, hold them past the bot's timeout, or
+drop the connection. ``GET /control/violations`` lists every posting call that broke a limit
+while limits were enforced, ``GET /control/stats`` counts what happened.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from bot.emulator_state import (
     ChatLog,
     EmulatorState,
     EmuUser,
+    FaultPlan,
+    Hostility,
     JsonDict,
     StoredFile,
     StoredMessage,
@@ -174,7 +181,10 @@ def _api_response(result: Any = None, error: ApiError | None = None) -> web.Resp
     """Telegram's envelope: {"ok": true, "result": ...} or the error shape and HTTP status."""
     if error is None:
         return web.json_response({"ok": True, "result": result}, dumps=_dumps)
-    body = {"ok": False, "error_code": error.error_code, "description": error.description}
+    body: JsonDict = {"ok": False, "error_code": error.error_code,
+                      "description": error.description}
+    if error.parameters:
+        body["parameters"] = error.parameters
     return web.json_response(body, status=error.error_code, dumps=_dumps)
 
 
@@ -190,6 +200,8 @@ class BotApiEmulator:
         self.bot_user: JsonDict = {"id": bot_id, "is_bot": True, "first_name": bot_first_name,
                                    "username": bot_username}
         self.state = EmulatorState(self.bot_user)
+        self.hostility = Hostility()
+        self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, tuple[str, ApiHandler]] = {
             name.lower(): (name, handler) for name, handler in (
@@ -238,6 +250,10 @@ class BotApiEmulator:
             ("GET", "pending_updates", self._control_pending_updates),
             ("GET", "calls", self._control_calls),
             ("GET", "bot", self._control_bot),
+            ("POST", "faults", self._control_faults),
+            ("GET", "faults", self._control_get_faults),
+            ("GET", "violations", self._control_violations),
+            ("GET", "stats", self._control_stats),
         ]
         for verb, path, handler in control:
             route(verb, f"/control/{path}", functools.partial(self._handle_control, handler))
@@ -248,6 +264,7 @@ class BotApiEmulator:
         if self._runner is not None:
             raise RuntimeError("emulator already started")
         self.state.closing = False
+        self._stopping = asyncio.Event()
         self._runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -260,6 +277,7 @@ class BotApiEmulator:
         if self._runner is None:
             return
         self.state.shutdown()
+        self._stopping.set()
         await self._runner.cleanup()
         self._runner = None
 
@@ -276,6 +294,21 @@ class BotApiEmulator:
             if handler is None:
                 raise ApiError(404, "Not Found")
             params = await Params.read(request)
+            hostility = self.hostility
+            hostility.admit(name, params.values.get("chat_id"))
+            fault = hostility.fault(name)
+            if fault == "drop":
+                hostility.stats.drops += 1
+                self._log_call(name, params, ApiError(0, "connection dropped"))
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response()
+            if fault == "timeout":
+                hostility.stats.timeouts += 1
+                await self._hold(hostility.plan.timeout_s)
+                raise ApiError(504, "Gateway Timeout")
+            if fault == "error":
+                raise hostility.server_error()
             result = await handler(params)
         except ApiError as error:
             self._log_call(name, params, error)
@@ -285,8 +318,14 @@ class BotApiEmulator:
             failure = ApiError(500, f"Internal Server Error: emulator: {exc!r}")
             self._log_call(name, params, failure)
             return _api_response(error=failure)
+        self.hostility.delivered(name, params.values.get("chat_id"), result)
         self._log_call(name, params, None)
         return _api_response(result)
+
+    async def _hold(self, seconds: float) -> None:
+        """Keep a request open (a "timeout"), but let the server stop promptly meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def _log_call(self, method: str, params: Params, error: ApiError | None) -> None:
         """Append one entry to the call log exposed at /control/calls."""
@@ -909,6 +948,31 @@ class BotApiEmulator:
                 "commands": self.state.commands, "menu_buttons": self.state.menu_buttons,
                 "descriptions": self.state.descriptions,
                 "allowed_updates": sorted(self.state.allowed_updates)}
+
+    async def _control_faults(self, request: web.Request) -> JsonDict:
+        """POST /control/faults: set what the emulator does to the bot's calls (see FaultPlan).
+
+        Every call replaces the whole plan: {} switches all hostility off again.
+        """
+        body = await self._body(request)
+        try:
+            plan = FaultPlan.from_json(body)
+        except (TypeError, ValueError) as error:
+            raise ControlError(400, str(error)) from None
+        self.hostility.configure(plan)
+        return {"ok": True, "faults": plan.to_json()}
+
+    async def _control_get_faults(self, request: web.Request) -> JsonDict:
+        """GET /control/faults: the plan in force."""
+        return self.hostility.plan.to_json()
+
+    async def _control_violations(self, request: web.Request) -> list[JsonDict]:
+        """GET /control/violations: every posting call over a limit while limits were enforced."""
+        return list(self.hostility.violations)
+
+    async def _control_stats(self, request: web.Request) -> JsonDict:
+        """GET /control/stats: calls, 429s, 5xx, timeouts, drops and deliveries per chat."""
+        return self.hostility.stats.to_json()
 
 
 async def _serve(host: str, port: int, token: str, username: str) -> None:

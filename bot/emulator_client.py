@@ -186,3 +186,22 @@ class EmulatorClient:
         """How many updates the bot has not confirmed yet."""
         result = await self._request("GET", "pending_updates")
         return int(result["count"])
+
+    async def set_faults(self, **plan: Any) -> JsonDict:
+        """Replace the emulator's fault plan: enforce_limits, error_rate, timeout_rate,
+        timeout_s, drop_rate, flood_rate, flood_retry_after, include_polling, seed.
+        No arguments switch every fault off."""
+        result: JsonDict = await self._request("POST", "faults", plan)
+        return dict(result["faults"])
+
+    async def violations(self) -> list[JsonDict]:
+        """Every posting call that broke a flood limit while limits were enforced."""
+        result: list[JsonDict] = await self._request("GET", "violations")
+        return result
+
+    async def stats(self) -> JsonDict:
+        """What the emulator did: calls, counted, too_many_requests, server_errors, timeouts,
+        drops, delivered_total and delivered (messages per chat, keyed by int chat id)."""
+        result: JsonDict = await self._request("GET", "stats")
+        result["delivered"] = {int(chat): n for chat, n in result["delivered"].items()}
+        return result

@@ -6,11 +6,16 @@ import asyncio
 import copy
 import json
 import logging
+import math
+import random
 import re
 import secrets
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.limiter import COUNTED_METHODS, TELEGRAM_LIMITS, FloodLimits, chat_key, is_private
 
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -51,12 +56,20 @@ _COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{3,32})?(?=\s|$)")
 
 
 class ApiError(Exception):
-    """A Bot API failure carrying Telegram's error_code and description."""
+    """A Bot API failure carrying Telegram's error_code, description and parameters."""
 
-    def __init__(self, error_code: int, description: str) -> None:
+    def __init__(self, error_code: int, description: str,
+                 parameters: JsonDict | None = None) -> None:
         super().__init__(description)
         self.error_code = error_code
         self.description = description
+        self.parameters = parameters
+
+
+def too_many_requests(retry_after: int) -> ApiError:
+    """Telegram's 429 answer, telling the bot how many seconds to wait."""
+    return ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after})
 
 
 def bad_request(detail: str) -> ApiError:
@@ -442,6 +455,207 @@ class CallbackRecord:
     message_id: int
     data: str
     answer: JsonDict | None = None
+
+
+# --------------------------------------------------------------------------- hostility
+
+
+@dataclass
+class FaultPlan:
+    """What the emulator does to the bot's calls: enforce limits, fail, hang, hang up.
+
+    A call chosen for a 5xx, a timeout or a dropped connection fails before it is carried out,
+    so the message is never delivered: a bot that retries after any failure then delivers each
+    message exactly once, and the tests can demand that. (On Telegram a timeout or a dropped
+    connection can hide a delivered message; the sender accepts that rare repeat.)
+    """
+
+    enforce_limits: bool = False
+    error_rate: float = 0.0  # share of calls answered 500/502
+    timeout_rate: float = 0.0  # share of calls held for timeout_s, then answered 504
+    timeout_s: float = 30.0
+    drop_rate: float = 0.0  # share of calls whose connection is closed without an answer
+    flood_rate: float = 0.0  # share of posting calls answered 429 as Telegram's own flood wait
+    flood_retry_after: int = 1
+    include_polling: bool = False  # getUpdates is spared unless this is set
+    seed: int | None = None
+
+    @classmethod
+    def from_json(cls, body: JsonDict) -> FaultPlan:
+        """A plan from a control request; unknown keys and out-of-range rates are refused."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise ValueError(f"unknown fault settings: {unknown}")
+        plan = cls(**body)
+        for name in ("error_rate", "timeout_rate", "drop_rate", "flood_rate"):
+            rate = float(getattr(plan, name))
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+            setattr(plan, name, rate)
+        if plan.error_rate + plan.timeout_rate + plan.drop_rate > 1.0:
+            raise ValueError("error_rate + timeout_rate + drop_rate must not exceed 1")
+        plan.enforce_limits = bool(plan.enforce_limits)
+        plan.include_polling = bool(plan.include_polling)
+        plan.timeout_s = max(0.0, float(plan.timeout_s))
+        plan.flood_retry_after = max(1, int(plan.flood_retry_after))
+        return plan
+
+    def to_json(self) -> JsonDict:
+        """The plan as the control interface shows it."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class _TokenBucket:
+    """A private chat's allowance as Telegram keeps it: tokens refill continuously."""
+
+    tokens: float
+    at: float
+
+
+class FloodControl:
+    """Telegram's flood limits as the server sees them: each posting call counts on arrival."""
+
+    def __init__(self, limits: FloodLimits = TELEGRAM_LIMITS) -> None:
+        self.limits = limits
+        self._global: deque[float] = deque()
+        self._buckets: dict[int, _TokenBucket] = {}
+        self._groups: dict[int | str, deque[float]] = {}
+
+    @staticmethod
+    def counts(method: str) -> bool:
+        """Whether calls of this method count towards the limits."""
+        return method in COUNTED_METHODS
+
+    def check(self, chat_id: int | str, at: float) -> tuple[str, float] | None:
+        """The limit a call arriving at `at` would exceed, and seconds until it would not."""
+        limits = self.limits
+        waits: list[tuple[float, str]] = []
+        wait = self._window_wait(self._global, limits.global_calls, limits.global_window_s, at)
+        if wait > 0:
+            waits.append((wait, "global"))
+        if is_private(chat_id):
+            bucket = self._bucket(int(chat_id), at)
+            if bucket.tokens < 1.0:
+                waits.append(((1.0 - bucket.tokens) / limits.private_per_s, "chat"))
+        else:
+            group = self._groups.get(chat_id, deque())
+            wait = self._window_wait(group, limits.group_calls, limits.group_window_s, at)
+            if wait > 0:
+                waits.append((wait, "group"))
+        if not waits:
+            return None
+        wait, limit = max(waits)
+        return limit, wait
+
+    def record(self, chat_id: int | str, at: float) -> None:
+        """Count a call that was let in."""
+        self._global.append(at)
+        if is_private(chat_id):
+            self._bucket(int(chat_id), at).tokens -= 1.0
+        else:
+            self._groups.setdefault(chat_id, deque()).append(at)
+
+    def _bucket(self, chat_id: int, at: float) -> _TokenBucket:
+        limits = self.limits
+        bucket = self._buckets.setdefault(chat_id, _TokenBucket(limits.private_burst, at))
+        bucket.tokens = min(float(limits.private_burst),
+                            bucket.tokens + (at - bucket.at) * limits.private_per_s)
+        bucket.at = at
+        return bucket
+
+    @staticmethod
+    def _window_wait(calls: deque[float], capacity: int, window_s: float, at: float) -> float:
+        """Seconds until fewer than `capacity` calls lie in the window ending at `at`."""
+        while calls and calls[0] <= at - window_s:
+            calls.popleft()
+        if len(calls) < capacity:
+            return 0.0
+        return calls[len(calls) - capacity] + window_s - at
+
+
+@dataclass
+class FaultStats:
+    """What the emulator did to the bot, for GET /control/stats."""
+
+    calls: int = 0
+    counted: int = 0
+    too_many_requests: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    drops: int = 0
+    delivered: Counter[int] = field(default_factory=Counter)
+
+    def to_json(self) -> JsonDict:
+        """Counts, with messages delivered per chat (JSON keys are strings)."""
+        return {"calls": self.calls, "counted": self.counted,
+                "too_many_requests": self.too_many_requests,
+                "server_errors": self.server_errors, "timeouts": self.timeouts,
+                "drops": self.drops, "delivered_total": sum(self.delivered.values()),
+                "delivered": {str(chat): n for chat, n in sorted(self.delivered.items())}}
+
+
+class Hostility:
+    """Decides, call by call, whether the emulator refuses, fails, hangs or hangs up."""
+
+    def __init__(self) -> None:
+        self.plan = FaultPlan()
+        self.flood = FloodControl()
+        self.violations: list[JsonDict] = []
+        self.stats = FaultStats()
+        self._random = random.Random()
+
+    def configure(self, plan: FaultPlan) -> None:
+        """Switch to a new plan; the counts of what happened so far are kept."""
+        self.plan = plan
+        self._random = random.Random(plan.seed)
+
+    def admit(self, method: str, chat: Any) -> None:
+        """Count a posting call against the limits; raise the 429 when enforcing and over."""
+        self.stats.calls += 1
+        key = chat_key(chat)
+        if not self.flood.counts(method) or key is None:
+            return
+        self.stats.counted += 1
+        at = time.monotonic()
+        over = self.flood.check(key, at)
+        if over is not None and self.plan.enforce_limits:
+            limit, wait = over
+            self.violations.append({"method": method, "chat_id": key, "at": time.time(),
+                                    "limit": limit})
+            self.stats.too_many_requests += 1
+            raise too_many_requests(max(1, math.ceil(wait)))
+        self.flood.record(key, at)
+        if self.plan.flood_rate and self._random.random() < self.plan.flood_rate:
+            self.stats.too_many_requests += 1
+            raise too_many_requests(self.plan.flood_retry_after)
+
+    def fault(self, method: str) -> str | None:
+        """"error", "timeout", "drop" or None: what happens to this call instead of its work."""
+        plan = self.plan
+        if method.lower() == "getupdates" and not plan.include_polling:
+            return None
+        draw = self._random.random()
+        for kind, rate in (("error", plan.error_rate), ("timeout", plan.timeout_rate),
+                           ("drop", plan.drop_rate)):
+            if draw < rate:
+                return kind
+            draw -= rate
+        return None
+
+    def server_error(self) -> ApiError:
+        """One of the 5xx answers Telegram gives when it is having a bad day."""
+        self.stats.server_errors += 1
+        if self._random.random() < 0.5:
+            return ApiError(500, "Internal Server Error")
+        return ApiError(502, "Bad Gateway")
+
+    def delivered(self, method: str, chat: Any, result: Any) -> None:
+        """Count the messages a successful posting call left in a chat."""
+        key = chat_key(chat)
+        if self.flood.counts(method) and isinstance(key, int):
+            self.stats.delivered[key] += len(result) if isinstance(result, list) else 1
 
 
 # --------------------------------------------------------------------------- the whole state

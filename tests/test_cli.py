@@ -50,7 +50,8 @@ def test_check_config_names_the_file_the_place_and_the_fix(tmp_path: Path) -> No
 
 
 def test_run_refuses_to_start_with_a_broken_file(tmp_path: Path) -> None:
-    broken = example_config().read_text(encoding="utf-8").replace("resolve: 4h", "resolve: 4 hours")
+    broken = example_config().read_text(encoding="utf-8").replace(
+        "resolve: 4h", "resolve: 4 hours")
     path = tmp_path / "org.yaml"
     path.write_text(broken, encoding="utf-8")
     result = _run(["run"], env={"HUYING_CONFIG": str(path), "HUYING_TELEGRAM_TOKEN": "1:x",

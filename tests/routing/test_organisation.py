@@ -1,4 +1,5 @@
-"""Reloading the organisation file keeps residents, requests and history; moved buildings route anew."""
+"""Reloading the organisation file keeps residents, requests and history; moved buildings
+route anew."""
 
 from __future__ import annotations
 
