@@ -207,7 +207,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                     " (category unsure: please check it, 'Fix category')"),
     "linked": (
         "🔗 又有居民反映了诉求 #{original} 的问题（新编号 #{n}），已有 {reporters} 位居民反映。\n"
-        "地址：{address}\n内容：{text}\n办结 #{original} 时会一并答复他们；如果其实是另一件事，请点「拆分」。",
+        "地址：{address}\n内容：{text}\n办结 #{original} 时会一并答复他们；"
+        "如果其实是另一件事，请点「拆分」。",
         "🔗 Another resident reported the problem of request #{original} (new number #{n}); "
         "{reporters} residents so far.\nAddress: {address}\nText: {text}\nResolving "
         "#{original} answers them all; if this is a different problem, press 'Split'.",
