@@ -73,7 +73,8 @@ class Renderer:
         if kind == "attachment":
             return self._attachment(payload, lang)
         if "request" not in payload:
-            return Rendered("message", fit(self._plain(kind, payload, lang)))
+            # Not clipped: the sender splits long notices on line boundaries.
+            return Rendered("message", self._plain(kind, payload, lang))
         view = RequestView.from_dict(payload["request"])
         values = self._values(view, payload, lang)
         key = {
@@ -85,7 +86,7 @@ class Renderer:
             "chased": "chased_above" if payload.get("above") else "chased",
         }.get(kind, kind)
         text = t(key, lang, **values)
-        return Rendered("message", fit(text), self.keyboard(str(payload.get("keyboard")), view,
+        return Rendered("message", text, self.keyboard(str(payload.get("keyboard")), view,
                                                              lang))
 
     def _values(self, view: RequestView, payload: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -357,5 +358,5 @@ def clip(text: str, limit: int) -> str:
 
 
 def fit(text: str) -> str:
-    """Keep within Telegram's message limit (issue 4 splits long texts properly)."""
+    """Keep a direct reply within Telegram's limit (outbox notices are split by the sender)."""
     return clip(text, TELEGRAM_LIMIT)

@@ -150,10 +150,7 @@ async def numbers_in(client: EmulatorClient, chat: int, pattern: re.Pattern[str]
 
 
 async def test_every_notification_arrives_once_through_a_hostile_telegram(
-        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The renderer still clips notices to one message (handlers/render.py `fit`); the sender
-    # splits long texts itself, so lift the clip to let this test see the split.
-    monkeypatch.setattr("handlers.render.fit", lambda text: text, raising=False)
+        database_url: str, tmp_path: Path) -> None:
     async with running_bot(database_url, config=write_config(tmp_path)) as bot:
         client = bot.client
         # A minute of faults leaves no time for five-minute backoffs; 1 s < the 2 s holds.
@@ -223,7 +220,6 @@ def test_a_line_too_long_for_one_message_is_cut_without_breaking_a_character() -
 
 async def test_a_long_text_interrupted_halfway_resumes_without_repeating_a_part(
         database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("handlers.render.fit", lambda text: text, raising=False)
     async with running_bot(database_url, config=write_config(tmp_path)) as bot:
         await bot.client.add_user(SUPERVISOR, "社区督导")
         script = iter([None, "error", "drop"])  # part 1 goes, part 2 fails twice, then all go
