@@ -160,38 +160,35 @@ async def staff_button(query: CallbackQuery, callback_data: RequestCB, person: P
         await message.answer(t(NOTE_PROMPTS[action], lang, n=number))
 
 
-@router.callback_query(ExtendCB.filter(F.length.in_(EXTENSION_LENGTHS)))
-async def extension_length(query: CallbackQuery, callback_data: ExtendCB, person: Person,
-                           lang: str, desk: Desk, state: FSMContext) -> None:
-    number = callback_data.number
-    check = await desk.may(person.telegram_id, Action.EXTEND, number)
+async def _ask_note_after_length(query: CallbackQuery, person: Person, lang: str, desk: Desk,
+                                 state: FSMContext, action: Action, number: int, length: str,
+                                 prompt: str) -> None:
+    """A length was picked (延期 or 督办): check again, remember it, ask for the note."""
+    check = await desk.may(person.telegram_id, action, number)
     if not check.ok:
         await query.answer(refusal_text(check, number, lang), show_alert=True)
         return
     await query.answer()
     await state.set_state(StaffForm.note)
-    await state.update_data(number=number, action=Action.EXTEND.value,
-                            length=callback_data.length, origin=None)
+    await state.update_data(number=number, action=action.value, length=length, origin=None)
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(t("ask_extension_reason", lang, n=number))
+        await query.message.answer(t(prompt, lang, n=number))
+
+
+@router.callback_query(ExtendCB.filter(F.length.in_(EXTENSION_LENGTHS)))
+async def extension_length(query: CallbackQuery, callback_data: ExtendCB, person: Person,
+                           lang: str, desk: Desk, state: FSMContext) -> None:
+    await _ask_note_after_length(query, person, lang, desk, state, Action.EXTEND,
+                                 callback_data.number, callback_data.length,
+                                 "ask_extension_reason")
 
 
 @router.callback_query(UrgeCB.filter(F.length.in_(URGE_LENGTHS)))
 async def urge_length(query: CallbackQuery, callback_data: UrgeCB, person: Person, lang: str,
                       desk: Desk, state: FSMContext) -> None:
-    number = callback_data.number
-    check = await desk.may(person.telegram_id, Action.URGE, number)
-    if not check.ok:
-        await query.answer(refusal_text(check, number, lang), show_alert=True)
-        return
-    await query.answer()
-    await state.set_state(StaffForm.note)
-    await state.update_data(number=number, action=Action.URGE.value,
-                            length=callback_data.length, origin=None)
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(t("ask_urge", lang, n=number))
+    await _ask_note_after_length(query, person, lang, desk, state, Action.URGE,
+                                 callback_data.number, callback_data.length, "ask_urge")
 
 
 @router.callback_query(CorrectCB.filter(F.field.in_({"c", "u"})))

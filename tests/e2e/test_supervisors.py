@@ -390,3 +390,23 @@ async def test_open_and_overdue_list_only_the_supervisors_own_area(
     assert f"#{songyun} " in liu and f"#{mingde} " not in liu
     assert f"#{mingde} " in sun and f"#{songyun} " not in sun
     assert "没有超时" in await listing(bot, MA_JIAN, "/overdue")
+
+
+async def test_a_worker_asks_for_more_time_and_the_community_approves_it(bot: Harness) -> None:
+    c = bot.client
+    await add_staff(bot, CHEN_LIANG, LIU_MIN)
+    await bind_resident(bot, 6701)
+    s = await submit(bot, 6701, "楼顶防水层坏了，下雨就往屋里渗")
+    await accept(bot, CHEN_LIANG, s.task, 6701)
+    after = await last_id(c, CHEN_LIANG)
+    await press(bot, CHEN_LIANG, s.task, "延期")
+    lengths = await c.wait_for_message(CHEN_LIANG, "需要延期多久", after=after)
+    await press_with_note(bot, CHEN_LIANG, lengths, "3天", "防水材料要从厂家调货",
+                          prompt="延期的理由", done="已提交延期申请")
+    ask = await c.wait_for_message(LIU_MIN, "申请诉求")
+    assert "防水材料" in ask["text"] and has_button(ask, "同意延期")
+    resident_before = await last_id(c, 6701)
+    await press(bot, LIU_MIN, ask, "同意延期")
+    told = await c.wait_for_message(6701, "需要多一些时间", after=resident_before)
+    assert f"#{s.number}" in told["text"]
+    await c.wait_for_message(CHEN_LIANG, "同意了诉求")
