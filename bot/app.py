@@ -160,7 +160,9 @@ async def build_app(
              report.areas, report.buildings, report.staff, list(report.moved_buildings))
 
     calendar = WorkCalendar(config.timezone)
-    desk = Desk(uow, config, build_classifier(config), calendar, clock)
+    classifier = build_classifier(config)
+    await asyncio.to_thread(classifier.warm_up)
+    desk = Desk(uow, config, classifier, calendar, clock)
     renderer = Renderer(config.timezone, clock)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
     if not token:

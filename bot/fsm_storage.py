@@ -25,7 +25,7 @@ class DatabaseStorage(BaseStorage):
             await uow.commit()
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             row = await uow.chat_states.get(self._keys.build(key))
             return row.state if row else None
 
@@ -35,7 +35,7 @@ class DatabaseStorage(BaseStorage):
             await uow.commit()
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             row = await uow.chat_states.get(self._keys.build(key))
             return dict(row.data) if row else {}
 

@@ -20,6 +20,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import Update
 
+from storage.group import GroupCommit
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -40,30 +41,45 @@ class DurableIntake:
         self._locks: dict[int, asyncio.Lock] = {}
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Many handled updates are marked done in one commit: under a burst, one commit per
+        # update would be a large share of the work. Until it commits, an update stays
+        # pending, and a crash in between has it handled again (which changes nothing twice).
+        self._finished: GroupCommit[tuple[int, datetime, str | None]] = GroupCommit(
+            uow, lambda work, handled: work.inbox.finish_many(handled))
 
-    async def record(self, updates: list[dict[str, Any]]) -> None:
-        """Commit updates to the inbox (a redelivered one is ignored)."""
+    async def record(self, updates: list[dict[str, Any]]) -> int:
+        """Commit updates to the inbox, then start handling them; returns how many were new.
+
+        A redelivered update (already recorded) is neither recorded nor handled again.
+        """
         now = self.clock()
         async with self.uow() as uow:
-            await uow.inbox.record([
+            new = await uow.inbox.record([
                 {"update_id": u["update_id"], "payload": u, "status": "pending", "attempts": 0,
                  "received_at": now} for u in updates])
             await uow.session.commit()
+        for payload in updates:
+            if payload["update_id"] in new:
+                self._start(payload["update_id"], payload)
+        return len(new)
 
     async def dispatch_pending(self) -> int:
-        """Start handling every recorded, unfinished update not already being handled."""
-        async with self.uow() as uow:
+        """Start handling every recorded, unfinished update not already being handled.
+
+        Run at start, for what a previous run recorded but did not finish.
+        """
+        async with self.uow().reading() as uow:
             rows = [(r.update_id, r.payload) for r in await uow.inbox.pending()]
-        started = 0
-        for update_id, payload in rows:
-            if update_id in self._in_flight:
-                continue
-            self._in_flight.add(update_id)
-            task = asyncio.create_task(self._handle(update_id, payload))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            started += 1
-        return started
+        return sum(self._start(update_id, payload) for update_id, payload in rows)
+
+    def _start(self, update_id: int, payload: dict[str, Any]) -> bool:
+        if update_id in self._in_flight:
+            return False
+        self._in_flight.add(update_id)
+        task = asyncio.create_task(self._handle(update_id, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
         # One user's updates are handled one at a time, in order; asyncio.Lock is FIFO-fair.
@@ -77,9 +93,7 @@ class DurableIntake:
             log.exception("update %s failed", update_id)
             error = repr(exc)[:500]
         try:
-            async with self.uow() as uow:
-                await uow.inbox.finish(update_id, self.clock(), error)
-                await uow.session.commit()
+            await self._finished.add((update_id, self.clock(), error))
         finally:
             # Only now: until `done` is committed another pass would see it pending.
             self._in_flight.discard(update_id)
@@ -110,7 +124,6 @@ class DurableIntake:
             await self.record([u.model_dump(mode="json", exclude_none=True, by_alias=True)
                                for u in updates])
             offset = updates[-1].update_id + 1
-            await self.dispatch_pending()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -39,8 +39,9 @@ from aiogram.types import Message
 
 from bot.limiter import send_priority
 from handlers.render import Rendered, Renderer
+from storage.group import GroupCommit
 from storage.models import OutboxMessage
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300
@@ -153,6 +154,9 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stopping = False
         self._lanes: dict[int, _Lane] = {}
+        # Deliveries to many chats are recorded in one commit (see GroupCommit).
+        self._delivered: GroupCommit[tuple[_Job, int, datetime]] = GroupCommit(
+            uow, _record_delivered)
 
     def wake(self) -> None:
         """Called after a commit that may have queued messages."""
@@ -247,7 +251,7 @@ class OutboxSender:
     async def _idle_for(self) -> float:
         if len(self._lanes) >= self.max_chats:
             return IDLE_WAKEUP_S  # a lane that finishes wakes us
-        async with self.uow() as uow:
+        async with self.uow().reading() as uow:
             due = await uow.outbox.next_wakeup()
         if due is None:
             return IDLE_WAKEUP_S
@@ -327,7 +331,8 @@ class OutboxSender:
             log.exception("outbox %s cannot be sent", job.id)
             await self._settle(job, "failed", error=repr(error))
             return True
-        await self._settle(job, "sent", message=message)
+        # Recorded before this chat's next message is sent: a crash can repeat at most one.
+        await self._delivered.add((job, message.message_id, self.clock()))
         return True
 
     async def _send(self, job: _Job, item: Rendered) -> Message:
@@ -382,9 +387,9 @@ class OutboxSender:
         *,
         error: str | None = None,
         delay: float = 0.0,
-        message: Message | None = None,
         count_attempt: bool = True,
     ) -> None:
+        """Record a delivery that failed: to retry later, or for good."""
         async with self.uow() as uow:
             row = await uow.outbox.get(job.id)
             if row is None:
@@ -396,13 +401,15 @@ class OutboxSender:
             row.claimed_at = None
             if status == "pending":
                 row.not_before = now + timedelta(seconds=delay)
-            if message is not None:
-                row.sent_at = now
-                row.telegram_message_id = message.message_id
-                if row.request_id is not None:
-                    await uow.requests.link_message(row.chat_id, message.message_id,
-                                                    row.request_id)
             await uow.session.commit()
         if status == "pending" and delay > 0:
             # Be there when the retry is due rather than at the next poll.
             asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+
+async def _record_delivered(uow: UnitOfWork, sent: list[tuple[_Job, int, datetime]]) -> None:
+    """Mark rows sent and link each message to its request, so replies to it find it."""
+    await uow.outbox.mark_sent([(job.id, message_id, at) for job, message_id, at in sent])
+    await uow.requests.link_messages([(job.chat_id, message_id, job.request_id)
+                                      for job, message_id, _ in sent
+                                      if job.request_id is not None])

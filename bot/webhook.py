@@ -29,8 +29,7 @@ def webhook_app(intake: DurableIntake, path: str, secret: str) -> web.Applicatio
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         # Recorded and committed before Telegram hears 200: a crash after this loses nothing.
-        await intake.record([update])
-        await intake.dispatch_pending()  # handled in the background; Telegram is answered now
+        await intake.record([update])  # handled in the background; Telegram is answered now
         return web.json_response({"ok": True})
 
     async def health(_: web.Request) -> web.Response:

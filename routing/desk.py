@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ REVIEW_BELOW = 0.35  # classifier confidence under which the worker is asked to 
 # Flood control per resident: past FLOOD_MAX_REQUESTS new requests in the window, messages join
 # the latest request; past FLOOD_MAX_MESSAGES, they are refused with an explanation.
 FLOOD_WINDOW = timedelta(minutes=10)
+ROLES_KEPT_S = 10.0  # how long Desk.roles trusts an answer; use cases re-check posts anyway
+ROLES_KEPT_MAX = 10_000
 FLOOD_MAX_REQUESTS = 5
 FLOOD_MAX_MESSAGES = 30
 RATINGS = ("satisfied", "basic", "dissatisfied")
@@ -173,6 +176,7 @@ class Desk:
         self.calendar = calendar
         self.clock = clock
         self.planner = DeadlinePlanner(config.sla, calendar)
+        self._roles_seen: dict[int, tuple[float, list[Role]]] = {}
 
     @property
     def classifier_keywords(self) -> KeywordSet:
@@ -186,9 +190,22 @@ class Desk:
     # ----- who is who -------------------------------------------------------------------
 
     async def roles(self, telegram_id: int) -> list[Role]:
-        """The posts this Telegram account holds (none for a resident)."""
-        async with self.uow() as uow:
-            return _roles(await uow.staff.by_telegram_id(telegram_id))
+        """The posts this Telegram account holds (none for a resident).
+
+        Asked for every message and button, to choose between the staff and resident
+        handlers, so an answer is kept for a few seconds. Nothing is authorised by it: every
+        use case checks the caller's post again inside its own transaction.
+        """
+        now = time.monotonic()
+        seen = self._roles_seen.get(telegram_id)
+        if seen is not None and now - seen[0] < ROLES_KEPT_S:
+            return list(seen[1])
+        async with self.uow().reading() as uow:
+            roles = _roles(await uow.staff.by_telegram_id(telegram_id))
+        if len(self._roles_seen) >= ROLES_KEPT_MAX:
+            self._roles_seen.clear()
+        self._roles_seen[telegram_id] = (now, roles)
+        return list(roles)
 
     async def bind_staff(self, person: Person, token: str) -> Outcome:
         """Bind a Telegram account to the staff entry of a one-time invite."""
@@ -200,23 +217,24 @@ class Desk:
             staff.invite_token = None
             unit = await area_name(uow, staff.unit_id) if staff.unit_kind != "department" else ""
             await uow.commit()
+            self._roles_seen.pop(person.telegram_id, None)
             return Outcome(info={"name": staff.name, "role": staff.role, "unit": unit or
                                  staff.unit_id})
 
     # ----- residents --------------------------------------------------------------------
 
     async def communities(self) -> list[Choice]:
-        async with self.uow() as uow:
+        async with self.uow().reading() as uow:
             return [Choice(a.id, a.name) for a in await uow.organisation.of_kind("community")]
 
     async def buildings(self, community_id: str) -> list[Choice]:
-        async with self.uow() as uow:
+        async with self.uow().reading() as uow:
             grids = await uow.organisation.children(community_id, "grid")
             rows = await uow.organisation.buildings_of_grids([g.id for g in grids])
             return [Choice(b.code, b.name) for b in rows]
 
     async def resident_building(self, telegram_id: int) -> str | None:
-        async with self.uow() as uow:
+        async with self.uow().reading() as uow:
             resident = await uow.residents.get(telegram_id)
             if resident is None or resident.building_code is None:
                 return None
@@ -334,7 +352,7 @@ class Desk:
         return view
 
     async def linked_request(self, chat_id: int, message_id: int) -> int | None:
-        async with self.uow() as uow:
+        async with self.uow().reading() as uow:
             return await uow.requests.linked_request(chat_id, message_id)
 
     async def withdraw(self, person: Person, number: int) -> Outcome:
@@ -906,12 +924,14 @@ class Desk:
         now = self.clock()
         since = now - (self.calendar.add(now, linking.window) - now)
         best, score = None, 0.0
-        for candidate in await uow.requests.duplicate_candidates(
+        for number, text in await uow.requests.duplicate_candidates(
                 request.grid_id, request.category, since, request.id):
-            alike = similarity(request.text, candidate.text)
+            alike = similarity(request.text, text)
             if alike > score:
-                best, score = candidate, alike
-        return best if best is not None and score >= linking.similarity else None
+                best, score = number, alike
+        if best is None or score < linking.similarity:
+            return None
+        return await uow.requests.get(best)
 
     async def _link(self, uow: UnitOfWork, request: Request, original: Request) -> None:
         """Join a duplicate to the original: one worker's job, every reporter answered."""

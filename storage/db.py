@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "huying_read_only"  # execution option: this transaction only reads
 
 
 def is_sqlite(url: str) -> bool:
@@ -48,7 +49,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes can fail with SQLITE_BUSY when
         # another writer upgraded first; taking the write lock up front makes writers queue.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that only reads says so, and reads beside the writer instead.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from storage.models import (
     Alarm,
     Area,
     Attachment,
+    Base,
     Building,
     ChatState,
     DailyRun,
@@ -55,17 +56,18 @@ class RequestRepository:
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def duplicate_candidates(self, grid_id: str, category: str, since: datetime,
-                                   exclude: int) -> Sequence[Request]:
-        """Open requests of the same grid and category since `since` that others may join."""
+                                   exclude: int) -> Sequence[tuple[int, str]]:
+        """(number, text) of the open requests of the same grid and category since `since`
+        that others may join; only what comparing needs, so the whole rows are not loaded."""
         query = (
-            select(Request)
+            select(Request.id, Request.text)
             .where(Request.grid_id == grid_id, Request.category == category,
                    Request.state.in_(ACTIVE_STATES), Request.duplicate_of.is_(None),
                    Request.created_at >= since, Request.id != exclude)
             .order_by(Request.id)
             .limit(50)
         )
-        return (await self.session.execute(query)).scalars().all()
+        return [(number, text) for number, text in await self.session.execute(query)]
 
     async def linked_to(self, original_id: int) -> Sequence[Request]:
         query = select(Request).where(Request.duplicate_of == original_id).order_by(Request.id)
@@ -215,9 +217,17 @@ class RequestRepository:
         return int((await self.session.execute(query)).scalar_one())
 
     async def link_message(self, chat_id: int, message_id: int, request_id: int) -> None:
-        await self.session.merge(
-            MessageLink(chat_id=chat_id, message_id=message_id, request_id=request_id)
-        )
+        await self.link_messages([(chat_id, message_id, request_id)])
+
+    async def link_messages(self, links: Sequence[tuple[int, int, int]]) -> None:
+        """Remember which request each (chat, message) the bot sent is about."""
+        if not links:
+            return
+        statement = _insert_for(self.session)(MessageLink).values([
+            {"chat_id": chat, "message_id": message, "request_id": request}
+            for chat, message, request in links])
+        await self.session.execute(statement.on_conflict_do_nothing(
+            index_elements=["chat_id", "message_id"]))
 
     async def linked_request(self, chat_id: int, message_id: int) -> int | None:
         query = select(MessageLink.request_id).where(
@@ -410,6 +420,14 @@ class OutboxRepository:
     def add(self, message: OutboxMessage) -> None:
         self.session.add(message)
 
+    async def mark_sent(self, sent: Sequence[tuple[int, int, datetime]]) -> None:
+        """Record deliveries, each (outbox id, Telegram message id, when), in one statement."""
+        await _update_each(
+            self.session, OutboxMessage, "id",
+            {"status": "sent", "sent_at": bindparam("at"), "claimed_at": None,
+             "telegram_message_id": bindparam("message")},
+            [{"key": key, "message": message, "at": at} for key, message, at in sent])
+
     async def claim(self, now: datetime, limit: int) -> Sequence[OutboxMessage]:
         """Take the next due messages for this sender; another process skips them."""
         waiting = select(OutboxMessage.chat_id).where(
@@ -505,15 +523,17 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert updates; one already recorded (a redelivery) is left as it is."""
+    async def record(self, rows: Sequence[dict[str, Any]]) -> set[int]:
+        """Insert updates; one already recorded (a redelivery) is left as it is.
+
+        Returns the ids that are new, so that only those are handled.
+        """
         if not rows:
-            return
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(InboxUpdate).values(list(rows)).on_conflict_do_nothing(
-            index_elements=["update_id"])
-        await self.session.execute(statement)
+            return set()
+        statement = _insert_for(self.session)(InboxUpdate).values(list(rows))
+        statement = statement.on_conflict_do_nothing(index_elements=["update_id"])
+        result = await self.session.execute(statement.returning(InboxUpdate.update_id))
+        return set(result.scalars().all())
 
     async def pending(self, limit: int = 500) -> Sequence[InboxUpdate]:
         query = (
@@ -529,12 +549,16 @@ class InboxRepository:
         return int((await self.session.execute(query)).scalar_one())
 
     async def finish(self, update_id: int, at: datetime, error: str | None = None) -> None:
-        row = await self.session.get(InboxUpdate, update_id)
-        if row is not None:
-            row.status = "failed" if error else "done"
-            row.finished_at = at
-            row.attempts += 1
-            row.last_error = error
+        await self.finish_many([(update_id, at, error)])
+
+    async def finish_many(self, handled: Sequence[tuple[int, datetime, str | None]]) -> None:
+        """Mark updates handled ("done", or "failed" with the error) in one statement."""
+        await _update_each(
+            self.session, InboxUpdate, "update_id",
+            {"status": bindparam("new_status"), "finished_at": bindparam("at"),
+             "last_error": bindparam("error")},
+            [{"key": update_id, "new_status": "failed" if error else "done", "at": at,
+              "error": error} for update_id, at, error in handled])
 
     async def purge_done(self, before: datetime) -> int:
         result = await self.session.execute(
@@ -561,3 +585,27 @@ class ChatStateRepository:
             row.state = state
         if data is not ...:
             row.data = dict(data)
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def _update_each(session: AsyncSession, model: type[Base], key: str,
+                       values: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """One UPDATE … WHERE <key> = :key, run for every row (executemany), counting an attempt.
+
+    For rows written in batches (GroupCommit): one statement instead of a load and a flush
+    per row. `values` may refer to each row's own parameters with bindparam().
+    """
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam("key"))
+        .values(**values, attempts=table.c.attempts + 1)
+    )
+    await session.execute(statement, rows)

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import READ_ONLY
 from storage.repositories import (
     ChatStateRepository,
     InboxRepository,
@@ -74,11 +75,25 @@ class UnitOfWork:
         self._after_commit = after_commit
         self._gate = gate
         self._cache = cache
+        self._reading = False
+
+    def reading(self) -> UnitOfWork:
+        """Make this a read-only unit of work: on SQLite it does not queue behind writers.
+
+        SQLite in WAL mode lets readers run beside the one writer, each on its own snapshot,
+        so a lookup (a chat's state, someone's roles) need not wait for the writer's turn.
+        It must not write: it would take the write lock outside the queue.
+        """
+        self._reading = True
+        return self
 
     async def __aenter__(self) -> UnitOfWork:
-        if self._gate is not None:
-            await self._gate.acquire()
+        gate = None if self._reading else self._gate
+        if gate is not None:
+            await gate.acquire()
         self.session = self._sessions()
+        if self._reading:
+            await self.session.connection(execution_options={READ_ONLY: True})
         # What this transaction did that others must react to once it commits.
         self.queued_messages = False
         self.earliest_step: datetime | None = None
@@ -103,7 +118,7 @@ class UnitOfWork:
         try:
             await self.session.close()
         finally:
-            if self._gate is not None:
+            if self._gate is not None and not self._reading:
                 self._gate.release()
 
     async def commit(self) -> None:
