@@ -73,6 +73,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from routing.keywords import build_classifier
     from routing.orgconfig import load_org_config
 
+    if args.train_urgency:
+        return _train_urgency(args.train_urgency, args.output)
     config = load_org_config(args.config or _settings().config_path)
     classifier = build_classifier(config)
     if args.eval is not None:
@@ -84,6 +86,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
         result = classifier.classify(text).as_json()
         print(json.dumps(result, ensure_ascii=False), flush=False)
     sys.stdout.flush()
+    return 0
+
+
+def _train_urgency(files: list[Path], output: Path) -> int:
+    """Train the urgency model on labelled files and write it (see routing/urgency_model)."""
+    from routing.classifier import normalize
+    from routing.evaluation import load_rows
+    from routing.urgency_model import train
+
+    rows = [row for path in files for row in load_rows(path)]
+    model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
+    output.write_text(model.to_json(), encoding="utf-8")
+    urgent = sum(row.urgency == "urgent" for row in rows)
+    print(f"{output}: trained on {len(rows)} messages ({urgent} urgent) from "
+          f"{len(files)} files; {len(model.weights)} features")
     return 0
 
 
@@ -199,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--config", type=Path, default=None)
     classify.add_argument("--eval", type=Path, default=None, metavar="FILE",
                           help="score a labelled JSON-lines file (text, category, urgency)")
+    classify.add_argument("--train-urgency", type=Path, nargs="+", default=None,
+                          metavar="FILE", help="train the urgency model on labelled files")
+    classify.add_argument("--output", type=Path, default=Path("urgency_model.json"),
+                          help="where --train-urgency writes the model")
     classify.set_defaults(func=cmd_classify)
     invite = sub.add_parser("invite", help="print a one-time invite link for a staff member")
     invite.add_argument("person", help="the person's key, e.g. songyun-1/陈亮")

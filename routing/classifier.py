@@ -39,6 +39,7 @@ import jieba
 import yaml
 
 from routing.taxonomy import FALLBACK_CATEGORY, Taxonomy, Urgency
+from routing.urgency_model import UrgencyModel
 
 __all__ = ["Classification", "Classifier", "KeywordSet", "normalize"]
 
@@ -127,16 +128,22 @@ class Classification:
     confidence: float
     matched: tuple[str, ...]
     needs_review: bool = False
+    urgent_by_model: float | None = None
+    """Set when the urgency model, not the keyword cues, made the request urgent: its
+    probability. The worker is told, so that a false alarm is easy to recognise."""
 
     def as_json(self) -> dict[str, object]:
         """Return the verdict as the batch classifier prints it."""
-        return {
+        verdict: dict[str, object] = {
             "category": self.category,
             "urgency": self.urgency.value,
             "confidence": round(self.confidence, 3),
             "needs_review": self.needs_review,
             "matched": list(self.matched),
         }
+        if self.urgent_by_model is not None:
+            verdict["urgent_by_model"] = round(self.urgent_by_model, 3)
+        return verdict
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,7 @@ class Classifier:
         review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
         pinyin: bool = True,
         example_weight: float = DEFAULT_EXAMPLE_WEIGHT,
+        urgency_model: UrgencyModel | None = None,
     ) -> None:
         self._taxonomy = taxonomy
         self._category_order = {cid: i for i, cid in enumerate(taxonomy.ids)}
@@ -252,6 +260,7 @@ class Classifier:
         self._example_weight = example_weight
         examples = {cid: ts for cid, ts in keywords.examples.items() if cid in taxonomy and ts}
         self._ngrams = _Ngrams(examples) if examples and example_weight > 0 else None
+        self._urgency_model = urgency_model
 
     @property
     def taxonomy(self) -> Taxonomy:
@@ -286,6 +295,12 @@ class Classifier:
             category = self._fallback
         faulty = any(cid not in NON_FAULT_CATEGORIES for cid in cat_scores)
         urgency = self._urgency(category, urg_scores, faulty)
+        by_model = None
+        if urgency is not Urgency.URGENT and self._urgency_model is not None:
+            # The cues did not see danger; the model learnt from labelled requests may.
+            urgent, probability = self._urgency_model.urgent(norm)
+            if urgent:
+                urgency, by_model = Urgency.URGENT, probability
         if urgency is not Urgency.URGENT and self._praise(urg_scores):
             # 感谢…楼上漏水的事解决了: the fault words name what was fixed, not what to fix.
             category, urgency = self._fallback, Urgency.LOW
@@ -297,13 +312,15 @@ class Classifier:
         elif urgency is Urgency.LOW:
             for group in ("low", "suggest", "praise"):
                 matched += urg_terms.get(group, [])
-        return self._verdict(category, urgency, confidence, tuple(dict.fromkeys(matched)))
+        return self._verdict(category, urgency, confidence, tuple(dict.fromkeys(matched)),
+                             by_model)
 
     def _verdict(
-        self, category: str, urgency: Urgency, confidence: float, matched: tuple[str, ...]
+        self, category: str, urgency: Urgency, confidence: float, matched: tuple[str, ...],
+        urgent_by_model: float | None = None,
     ) -> Classification:
         review = confidence < self._review_threshold
-        return Classification(category, urgency, confidence, matched, review)
+        return Classification(category, urgency, confidence, matched, review, urgent_by_model)
 
     def _pick_category(self, scores: dict[str, float], text: str) -> tuple[str, float]:
         """Return the best category (earlier in the taxonomy on a tie) and the confidence.

@@ -6,6 +6,7 @@ import yaml
 
 from routing.classifier import Classifier, KeywordSet
 from routing.orgconfig import OrgConfig
+from routing.urgency_model import UrgencyModel
 
 
 def build_keywords(config: OrgConfig) -> KeywordSet:
@@ -21,5 +22,14 @@ def build_keywords(config: OrgConfig) -> KeywordSet:
 
 
 def build_classifier(config: OrgConfig) -> Classifier:
-    """The classifier with the deployment's keywords."""
-    return Classifier(config.taxonomy(), build_keywords(config))
+    """The classifier with the deployment's keywords and urgency model."""
+    return Classifier(config.taxonomy(), build_keywords(config),
+                      urgency_model=build_urgency_model(config))
+
+
+def build_urgency_model(config: OrgConfig) -> UrgencyModel | None:
+    """The deployment's urgency model: its own file, the shipped one, or none."""
+    if config.urgency_model_off:
+        return None
+    path = config.urgency_model_path()
+    return UrgencyModel.load(path) if path is not None else UrgencyModel.default()

@@ -326,6 +326,9 @@ class OrgConfig(_Model):
     categories: list[CategoryConfig] | None = Field(default=None, min_length=1)
     keywords: dict[str, Any] | None = None
     keywords_file: str | None = None
+    # A urgency model of the deployment's own (huying classify --train-urgency), instead of
+    # the shipped one; "none" turns the model off and leaves urgency to the keyword cues.
+    urgency_model_file: str | None = None
     # 民情日报告: when each supervisor and worker gets the morning digest (local time).
     digest_at: time = time(8, 0)
     linking: LinkingConfig = LinkingConfig()
@@ -354,6 +357,16 @@ class OrgConfig(_Model):
         if self.keywords_file is None:
             return None
         return self._source.parent / self.keywords_file
+
+    def urgency_model_path(self) -> Path | None:
+        """Where urgency_model_file points (None: the shipped model; see urgency_model_off)."""
+        if self.urgency_model_file is None or self.urgency_model_off:
+            return None
+        return self._source.parent / self.urgency_model_file
+
+    @property
+    def urgency_model_off(self) -> bool:
+        return (self.urgency_model_file or "").strip().lower() == "none"
 
     def taxonomy(self) -> Taxonomy:
         """The categories in use: the file's own list, or the defaults of routing.taxonomy."""

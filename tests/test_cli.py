@@ -80,3 +80,23 @@ def test_classify_eval_prints_the_scores_of_a_labelled_file(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert "macro-F1" in result.stdout and "urgent" in result.stdout
     assert "confusion" in result.stdout
+
+
+def test_train_urgency_writes_a_model_that_check_config_accepts(tmp_path: Path) -> None:
+    labelled = tmp_path / "mine.jsonl"
+    rows = [("阳台护栏外面有个孩子", "urgent"), ("楼道里一股煤气味", "urgent"),
+            ("楼道灯不亮了", "normal"), ("请问居住证怎么办", "low")]
+    labelled.write_text("".join(json.dumps({"text": t, "category": "other", "urgency": u},
+                                           ensure_ascii=False) + "\n" for t, u in rows),
+                        encoding="utf-8")
+    result = _run(["classify", "--train-urgency", str(labelled), "--output",
+                   str(tmp_path / "model.json")])
+    assert result.returncode == 0, result.stderr
+    assert "trained on 4 messages (2 urgent)" in result.stdout
+    org = tmp_path / "org.yaml"
+    org.write_text(example_config().read_text(encoding="utf-8")
+                   + "\nurgency_model_file: model.json\n", encoding="utf-8")
+    assert _run(["check-config", str(org)]).returncode == 0
+    (tmp_path / "model.json").write_text("{}", encoding="utf-8")
+    refused = _run(["check-config", str(org)])
+    assert refused.returncode == 1 and "model.json" in refused.stderr

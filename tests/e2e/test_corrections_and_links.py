@@ -47,7 +47,7 @@ async def test_a_worker_corrects_the_category_and_it_feeds_the_suggestions(bot: 
 async def test_correcting_to_urgent_gives_urgent_deadlines(bot: Harness) -> None:
     await add_staff(bot, CHEN_LIANG)
     await bind_resident(bot, FIRST)
-    s = await submit(bot, FIRST, "楼道里好像有股怪味")
+    s = await submit(bot, FIRST, "楼道窗户玻璃裂了一道缝")
     async with bot.app.uow() as uow:
         before = await uow.requests.get(s.number)
         assert before is not None and before.ack_due_at is not None

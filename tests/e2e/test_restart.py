@@ -46,7 +46,7 @@ async def test_notifications_queued_while_telegram_was_unreachable_are_sent_late
         await c.block(WORKER)  # stands in for a chat the bot cannot reach for now
         await c.send(RESIDENT, "/start SY-1")
         await c.wait_for_message(RESIDENT, "已登记")
-        await c.send(RESIDENT, "小区门口的井盖松了")
+        await c.send(RESIDENT, "小区门口的路灯不亮了")
         await c.wait_for_message(RESIDENT, "已收到您的诉求")
         await harness.settle()
         async with harness.app.uow() as uow:

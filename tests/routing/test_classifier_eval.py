@@ -1,9 +1,14 @@
 """The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
 
-tests/data/requests_tune.jsonl (about 60%) is what the keywords were tuned on;
-tests/data/requests_holdout.jsonl (about 40%) was written in the same go, split off at random
-and not read while tuning. The floors below sit a little under what was measured on each part
-(see the report of the issue), so that a regression fails CI; they never sit above it.
+What the classifier learnt from (the keywords were tuned on it, the urgency model trained on
+it): tests/data/requests_tune.jsonl, requests_holdout.jsonl (held out at first, read once its
+score was reported) and the four requests_dev*.jsonl sets.
+
+What it is measured on: tests/data/requests_holdout2.jsonl, 420 messages written afterwards by
+someone who had not seen the classifier, its keywords or any other set, and never read while
+tuning: only its summary figures were looked at, once before the urgency model and once after.
+The floors below sit a little under what was measured, so that a regression fails CI; they
+never sit above it.
 """
 
 from __future__ import annotations
@@ -30,29 +35,33 @@ from routing.evaluation import (
     score,
 )
 from routing.taxonomy import DEFAULT_CATEGORIES, Taxonomy, Urgency
+from routing.urgency_model import UrgencyModel
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TUNE = DATA / "requests_tune.jsonl"
-HOLDOUT = DATA / "requests_holdout.jsonl"
+FIRST_HOLDOUT = DATA / "requests_holdout.jsonl"
 DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
+TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS]
+HOLDOUT = DATA / "requests_holdout2.jsonl"
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# Measured on the held-out part: macro-F1 0.906, accuracy 0.907, urgent recall 0.818 (27/33),
-# urgent precision 0.771 (27/35). The issue's targets for urgency (recall 0.98, precision 0.80)
-# are NOT met yet; these floors only keep what there is.
-HOLDOUT_MACRO_F1 = 0.88
-HOLDOUT_ACCURACY = 0.88
-HOLDOUT_URGENT_RECALL = 0.78
-HOLDOUT_URGENT_PRECISION = 0.74
-# Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 1.0.
+# Measured on the held-out part (requests_holdout2): macro-F1 0.922, accuracy 0.921, urgent
+# recall 0.937 (59/63), urgent precision 0.694 (59/85). Keywords alone had recall 0.794 and
+# precision 0.685 there. The issue's targets for urgency (recall 0.98, precision 0.80) are NOT
+# met; these floors only keep what there is.
+HOLDOUT_MACRO_F1 = 0.90
+HOLDOUT_ACCURACY = 0.90
+HOLDOUT_URGENT_RECALL = 0.90
+HOLDOUT_URGENT_PRECISION = 0.64
+# Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
 TUNE_MACRO_F1 = 0.97
 TUNE_URGENT_RECALL = 0.97
-TUNE_URGENT_PRECISION = 0.95
+TUNE_URGENT_PRECISION = 0.90
 
 
 @cache
 def _classifier() -> Classifier:
-    return Classifier(Taxonomy(), KeywordSet.defaults())
+    return Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=UrgencyModel.default())
 
 
 @cache
@@ -97,28 +106,31 @@ def test_a_verdict_marked_for_review_is_less_often_right_than_the_rest() -> None
 
 
 def _all_rows() -> list[Row]:
-    return load_rows(TUNE) + load_rows(HOLDOUT)
+    return load_rows(TUNE) + load_rows(FIRST_HOLDOUT)
 
 
 def test_the_labelled_set_has_the_shape_the_issue_asks_for() -> None:
-    rows = _all_rows()
-    assert len(rows) >= 600
-    per_category = Counter(r.category for r in rows)
-    assert set(per_category) == CATEGORY_IDS
-    assert min(per_category.values()) >= 40, per_category
-    urgent = sum(r.urgency == Urgency.URGENT for r in rows) / len(rows)
-    assert 0.10 <= urgent <= 0.14, urgent
-    assert sum(r.hard for r in rows) / len(rows) >= 0.25
+    for rows in (_all_rows(), load_rows(HOLDOUT)):
+        assert len(rows) >= 400
+        per_category = Counter(r.category for r in rows)
+        assert set(per_category) == CATEGORY_IDS
+        assert min(per_category.values()) >= 30, per_category
+        urgent = sum(r.urgency == Urgency.URGENT for r in rows) / len(rows)
+        assert 0.10 <= urgent <= 0.16, urgent
+        assert sum(r.hard for r in rows) / len(rows) >= 0.24
+    assert min(Counter(r.category for r in _all_rows()).values()) >= 40
 
 
-def test_the_split_is_about_sixty_forty_with_every_category_on_both_sides() -> None:
-    tune, holdout = load_rows(TUNE), load_rows(HOLDOUT)
-    assert 0.35 <= len(holdout) / (len(tune) + len(holdout)) <= 0.45
-    assert {r.category for r in holdout} == {r.category for r in tune} == CATEGORY_IDS
-    assert sum(r.urgency == Urgency.URGENT for r in holdout) >= 25
+def test_the_held_out_set_has_enough_urgent_rows_to_measure_recall() -> None:
+    assert sum(r.urgency == Urgency.URGENT for r in load_rows(HOLDOUT)) >= 60
 
 
-@pytest.mark.parametrize("path", [TUNE, HOLDOUT, *DEV_SETS], ids=lambda p: p.name)
+def test_the_shipped_urgency_model_learnt_from_the_training_sets_only() -> None:
+    # Retrain with `huying classify --train-urgency` on TRAINING (README); never on HOLDOUT.
+    assert UrgencyModel.default().trained_on == sum(len(load_rows(p)) for p in TRAINING)
+
+
+@pytest.mark.parametrize("path", [*TRAINING, HOLDOUT], ids=lambda p: p.name)
 def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
     rows = load_rows(path)
     assert rows
@@ -130,7 +142,7 @@ def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
 
 def test_no_message_is_in_two_sets() -> None:
     seen: Counter[str] = Counter()
-    for path in [TUNE, HOLDOUT, *DEV_SETS]:
+    for path in [*TRAINING, HOLDOUT]:
         seen.update({r.text for r in load_rows(path)})
     assert [t for t, n in seen.items() if n > 1] == []
 
