@@ -91,3 +91,10 @@ class ForgetCB(CallbackData, prefix="fg1"):
     """The resident's confirmation of /forgetme."""
 
     confirm: bool
+
+
+class PageCB(CallbackData, prefix="tl1"):
+    """A page of a request's timeline in /show (page 1 is the oldest)."""
+
+    number: int
+    page: int

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message, TelegramObject, User
 
+from handlers.callbacks import PageCB
 from handlers.render import Renderer, choices_keyboard
 from handlers.texts import lang_of, t
 from routing.desk import Desk, Person
@@ -32,6 +35,22 @@ async def person_middleware(
         data["person"] = Person(telegram_id=user.id, name=user.full_name, language=lang)
         data["lang"] = lang
     return await handler(event, data)
+
+
+@router.callback_query(PageCB.filter())
+async def timeline_page(query: CallbackQuery, callback_data: PageCB, person: Person, lang: str,
+                        desk: Desk, renderer: Renderer) -> None:
+    """◀ 更早 / 更新 ▶ under /show: the same message shows another page of the timeline."""
+    shown = await desk.show(person.telegram_id, callback_data.number)  # re-checks who may see
+    if shown is None:
+        await query.answer(t("refuse_not_found", lang), show_alert=True)
+        return
+    text, keyboard = renderer.detail(*shown, lang, page=callback_data.page)
+    await query.answer()
+    if isinstance(query.message, Message):
+        # Pressed twice, the page is already shown: Telegram answers "message is not modified".
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(text, reply_markup=keyboard)
 
 
 @router.message(F.chat.type != "private")

@@ -18,6 +18,7 @@ from handlers.callbacks import (
     ExtendCB,
     ForgetCB,
     GridCB,
+    PageCB,
     RateCB,
     Rating,
     RequestCB,
@@ -185,12 +186,29 @@ class Renderer:
     def listing(self, title: str, views: Sequence[RequestView], lang: str) -> str:
         return fit("\n".join([title, *(self.line(v, lang) for v in views)]))
 
-    def detail(self, view: RequestView, events: Sequence[EventView], lang: str) -> str:
+    def detail(self, view: RequestView, events: Sequence[EventView], lang: str,
+               page: int | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
+        """A request and one page of its timeline (the newest page unless `page` is given),
+        with buttons to the older and newer pages when there is more than one."""
+        shown = [e for e in events if e.action != "classified"]
+        pages = max(1, -(-len(shown) // TIMELINE_PAGE))
+        page = pages if page is None else min(max(1, page), pages)
+        title = (t("timeline_page", lang, page=page, pages=pages) if pages > 1
+                 else t("timeline_title", lang))
         head = (f"#{view.number}｜{pick(STATES, view.state, lang)}｜"
                 f"{pick(URGENCY, view.urgency, lang)}｜{category_name(view, lang)}\n"
                 f"{view.address}\n{clip(view.text, MAX_TEXT_IN_NOTICE)}\n"
-                f"{holder_label(view, lang)}\n{t('timeline_title', lang)}\n")
-        return fit(head + self.timeline(events, lang))
+                f"{holder_label(view, lang)}\n{title}\n")
+        chunk = shown[(page - 1) * TIMELINE_PAGE:page * TIMELINE_PAGE]
+        buttons = []
+        if page > 1:
+            buttons.append(_button(t("page_older", lang),
+                                   PageCB(number=view.number, page=page - 1).pack()))
+        if page < pages:
+            buttons.append(_button(t("page_newer", lang),
+                                   PageCB(number=view.number, page=page + 1).pack()))
+        keyboard = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+        return fit(head + self.timeline(chunk, lang)), keyboard
 
     # ----- keyboards -------------------------------------------------------------------
 
@@ -355,6 +373,9 @@ def category_name(view: RequestView, lang: str) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+TIMELINE_PAGE = 10  # events per page of /show: a page stays far below Telegram's 4,096
 
 
 def fit(text: str) -> str:

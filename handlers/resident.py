@@ -123,7 +123,8 @@ async def resident_button(query: CallbackQuery, callback_data: RequestCB, person
             return
         await query.answer()
         if isinstance(query.message, Message):
-            await query.message.answer(renderer.detail(*shown, lang))
+            text, keyboard = renderer.detail(*shown, lang)
+            await query.message.answer(text, reply_markup=keyboard)
         return
     outcome = await desk.withdraw(person, number)
     if not outcome.ok:
@@ -190,7 +191,8 @@ async def show(message: Message, person: Person, lang: str, desk: Desk, renderer
     if shown is None:
         await message.answer(t("refuse_not_found", lang))
         return
-    await message.answer(renderer.detail(*shown, lang))
+    text, keyboard = renderer.detail(*shown, lang)
+    await message.answer(text, reply_markup=keyboard)
 
 
 @router.message(F.forward_origin)

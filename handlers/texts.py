@@ -316,6 +316,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "overdue_title": ("辖区超时的诉求：", "Overdue requests in your area:"),
     "show_usage": ("用法：/show 编号，例如 /show 12", "Usage: /show N, e.g. /show 12"),
     "timeline_title": ("办理记录：", "Timeline:"),
+    "timeline_page": ("办理记录（第 {page}/{pages} 页）：", "Timeline (page {page} of {pages}):"),
+    "page_older": ("◀ 更早", "◀ Older"),
+    "page_newer": ("更新 ▶", "Newer ▶"),
     "staff_only": ("这个命令是给网格员和社区工作人员用的。", "This command is for staff."),
     "staff_plain_text": (
         "这里是工作账号。要办理诉求，请点诉求消息下面的按钮；/help 查看工作命令。",

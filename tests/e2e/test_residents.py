@@ -398,3 +398,42 @@ async def test_a_reply_to_a_resolved_request_is_not_silently_dropped(bot: Harnes
     stored = detail in (await request_snapshot(bot, submitted.number))["text"]
     guided = any(hint in answer["text"] for hint in ("新消息", "不满意"))
     assert stored or guided, answer["text"]
+
+
+async def test_a_long_timeline_is_paged_with_buttons(bot: Harness) -> None:
+    from datetime import timedelta
+
+    from handlers.callbacks import PageCB
+    from storage.models import RequestEvent
+
+    c = bot.client
+    await add_staff(bot, CHEN_LIANG)
+    await bind_resident(bot, RESIDENT)
+    s = await submit(bot, RESIDENT, "单元门的门禁坏了，刷卡没反应")
+    async with bot.app.uow() as uow:  # a long history, written as the desk would
+        request = await uow.requests.get(s.number)
+        assert request is not None
+        for i in range(15):
+            await uow.requests.add_event(RequestEvent(
+                request_id=s.number, at=request.created_at + timedelta(minutes=i + 1),
+                actor_kind="resident", actor_id=str(RESIDENT), actor_name="王阿姨",
+                action="detail", note=f"第{i}次补充", level=0))
+        await uow.commit()
+    after = await last_id(c, RESIDENT)
+    await c.send(RESIDENT, f"/show {s.number}")
+    page = await c.wait_for_message(RESIDENT, f"#{s.number}｜", after=after)
+    assert "第 2/2 页" in page["text"] and "第14次补充" in page["text"]
+    assert "第0次补充" not in page["text"]
+    assert labels(page) == ["◀ 更早"]
+    await press(bot, RESIDENT, page, "更早")
+    older = await wait_for_edit(c, RESIDENT, page["message_id"], "第 1/2 页")
+    assert "第0次补充" in older["text"] and "第14次补充" not in older["text"]
+    assert labels(older) == ["更新 ▶"]
+
+    # Someone else's request: a forged page button shows nothing of it.
+    stranger = RESIDENT + 1
+    own = await bind_resident(bot, stranger, code="SY-2", name="李大爷")
+    answer = await forge(bot, stranger, own["message_id"],
+                         PageCB(number=s.number, page=1).pack())
+    assert "没有找到" in answer["text"]
+    assert "第0次补充" not in " ".join(await bot_texts(c, stranger))
