@@ -35,6 +35,7 @@ from routing.organisation import sync_organisation
 from routing.orgconfig import OrgConfig, load_org_config
 from routing.sla import WorkCalendar
 from storage.db import create_engine, is_sqlite, session_factory
+from storage.lease import AdvisoryLease
 from storage.migrate import upgrade
 from storage.repositories import OrgCache
 from storage.uow import UnitOfWork, WriterGate
@@ -180,8 +181,10 @@ async def build_app(
     dispatcher["desk"] = desk
     dispatcher["renderer"] = renderer
     # On SQLite only this process sends, so a claim left by a crash is stale at once.
+    # On PostgreSQL several processes may run; the one holding the lease sends (storage/lease).
     sender = OutboxSender(bot, uow, renderer, clock, batch=settings.sender_batch,
-                          stale_claim_s=0 if lock is not None else STALE_CLAIM_S)
+                          stale_claim_s=0 if lock is not None else STALE_CLAIM_S,
+                          lease=None if is_sqlite(settings.db_url) else AdvisoryLease(engine))
     scheduler = AsyncIOScheduler(timezone=config.timezone)
     timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk))
     woken.append(lambda work: sender.wake() if work.queued_messages else None)

@@ -40,6 +40,7 @@ from aiogram.types import Message
 from bot.limiter import send_priority
 from handlers.render import Rendered, Renderer
 from storage.group import GroupCommit
+from storage.lease import AdvisoryLease
 from storage.models import OutboxMessage
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -48,6 +49,7 @@ MAX_BACKOFF_S = 300
 IDLE_WAKEUP_S = 5.0
 BUSY_WAKEUP_S = 0.5
 STALE_CLAIM_S = 120
+LEASE_RETRY_S = 5.0  # how often a standby process tries to take over sending
 # About a second of messages at 30/s: enough chats to keep the limiter busy, few enough that
 # an urgent row waits at most that long for its chat's earlier message to clear.
 MAX_ACTIVE_CHATS = 30
@@ -141,6 +143,7 @@ class OutboxSender:
         max_chats: int = MAX_ACTIVE_CHATS,
         request_timeout: int = REQUEST_TIMEOUT_S,
         max_backoff_s: float = MAX_BACKOFF_S,
+        lease: AdvisoryLease | None = None,
     ) -> None:
         self.stale_claim_s = stale_claim_s
         self.bot = bot
@@ -151,6 +154,7 @@ class OutboxSender:
         self.max_chats = max_chats
         self.request_timeout = request_timeout
         self.max_backoff_s = max_backoff_s
+        self.lease = lease
         self._wake = asyncio.Event()
         self._stopping = False
         self._lanes: dict[int, _Lane] = {}
@@ -168,10 +172,21 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until stopped; sleep until woken, a chat is free, or a retry is due."""
-        await self.recover()
+        """Deliver until stopped; sleep until woken, a chat is free, or a retry is due.
+
+        With a lease (several processes on PostgreSQL), only the process holding it sends;
+        the others wait to take over.
+        """
+        leading = False
         try:
             while not self._stopping:
+                if not await self._lead(leading):
+                    leading = False
+                    await self._stand_by(LEASE_RETRY_S)
+                    continue
+                if not leading:
+                    leading = True
+                    await self.recover()
                 self._wake.clear()
                 try:
                     await self._fill()
@@ -181,12 +196,36 @@ class OutboxSender:
                     timeout = BUSY_WAKEUP_S
                 if self._stopping:
                     break
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-                except TimeoutError:
-                    pass
+                await self._pause(timeout)
         finally:
             await self._finish_lanes()
+            if self.lease is not None:
+                await self.lease.release()
+
+    async def _lead(self, leading: bool) -> bool:
+        if self.lease is None:
+            return True
+        try:
+            return await self.lease.hold()
+        except Exception:
+            log.exception("cannot reach the database for the sending lease")
+            if leading:
+                await self._finish_lanes()
+            return False
+
+    async def _stand_by(self, seconds: float) -> None:
+        """Wait before trying for the lease again; wake-ups only end it when stopping."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._stopping and (left := deadline - loop.time()) > 0:
+            self._wake.clear()
+            await self._pause(left)
+
+    async def _pause(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
 
     async def recover(self) -> int:
         """At start: messages a dead sender had claimed but not recorded go back to the queue.
