@@ -45,7 +45,8 @@ __all__ = ["Classification", "Classifier", "KeywordSet", "normalize"]
 
 log = logging.getLogger(__name__)
 
-URGENCY_GROUPS: Final = ("urgent", "over", "fault", "low", "suggest", "praise", "neutral")
+URGENCY_GROUPS: Final = (
+    "urgent", "person", "over", "fault", "low", "suggest", "praise", "neutral")
 """Cue groups of the ``urgency`` section: see the header of keywords.yaml."""
 
 NON_FAULT_CATEGORIES: Final = frozenset({"policy_inquiry", FALLBACK_CATEGORY})
@@ -81,6 +82,7 @@ _GONE_AFTER: Final = re.compile(r"^(?:已经)?(?:没了|没有了|散了|消失�
 # an emergency; the taxonomy keeps slow hazards at normal.
 _HYPOTHETICAL: Final = re.compile(
     "容易|怕|担心|万一|以免|防止|避免|预防|差点|差一点|险些|小心|注意|以防|如果|一旦|出了|会不会"
+    "|要是|假如|真要|真$"  # 真着火了都跑不出去 imagines a fire; 真的着火了 reports one
 )
 _CONTEXT_CHARS: Final = 4
 # Characters of context jieba gets on each side of a one-character keyword.
@@ -308,7 +310,7 @@ class Classifier:
 
         matched = list(cat_terms.get(category, ()))
         if urgency is Urgency.URGENT:
-            matched += urg_terms.get("urgent", ())
+            matched += urg_terms.get("urgent", []) + urg_terms.get("person", [])
         elif urgency is Urgency.LOW:
             for group in ("low", "suggest", "praise"):
                 matched += urg_terms.get(group, [])
@@ -372,7 +374,9 @@ class Classifier:
 
     def _urgency(self, category: str, cues: dict[str, float], faulty_categories: bool) -> Urgency:
         """Decide urgency from the cue scores; urgent first since missing it costs most."""
-        if cues.get("urgent", 0.0) - cues.get("over", 0.0) >= self._urgent_threshold:
+        danger = cues.get("urgent", 0.0)
+        at_risk = cues.get("person", 0.0)
+        if danger > 0 and danger + at_risk - cues.get("over", 0.0) >= self._urgent_threshold:
             return Urgency.URGENT
         suggest = cues.get("suggest", 0.0)
         low = cues.get("low", 0.0) + cues.get("praise", 0.0) + suggest

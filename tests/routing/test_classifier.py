@@ -443,3 +443,36 @@ def test_classification_is_fast_after_start_up(classifier: Classifier) -> None:
             classifier.classify(text)
     per_second = rounds * len(texts) / (time.perf_counter() - started)
     assert per_second > 1000
+
+
+@pytest.mark.parametrize("text", [
+    "建议社区组织志愿者给独居老人上门理发 俺楼上的老太太头发半年没剪了",
+    "俺娘 俺爹 老人",
+])
+def test_people_alone_are_no_danger(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgency is not Urgency.URGENT
+
+
+@pytest.mark.parametrize("text", [
+    "老太太一个人在家 下午开始就没人接电话 平时这个点她都在家",
+    "我爸电话打了一天都没人接 他一个人住",
+])
+def test_people_with_a_danger_cue_are_urgent(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgency is Urgency.URGENT
+
+
+def test_an_imagined_fire_is_not_one_and_a_real_one_is(classifier: Classifier) -> None:
+    assert classifier.classify("楼道里堆满了纸箱子 真着火了都跑不出去").urgency \
+        is not Urgency.URGENT
+    assert classifier.classify("楼道里真的着火了").urgency is Urgency.URGENT
+
+
+@pytest.mark.parametrize("text", ["gas smell in building 5, very strong",
+                                  "lift stuck at 11F my mom inside", "jing gai mei le!! 路中间"])
+def test_danger_typed_in_english_or_pinyin_is_urgent(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgency is Urgency.URGENT
+
+
+@pytest.mark.parametrize("text", ["gas bill too high this month", "fire extinguisher expired"])
+def test_ordinary_english_words_are_not_alarms(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgency is not Urgency.URGENT
