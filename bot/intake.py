@@ -60,7 +60,7 @@ class DurableIntake:
             await uow.session.commit()
         for payload in updates:
             if payload["update_id"] in new:
-                self._start(payload["update_id"], payload)
+                self._start(payload["update_id"], payload, first=True)
         return len(new)
 
     async def dispatch_pending(self) -> int:
@@ -72,23 +72,25 @@ class DurableIntake:
             rows = [(r.update_id, r.payload) for r in await uow.inbox.pending()]
         return sum(self._start(update_id, payload) for update_id, payload in rows)
 
-    def _start(self, update_id: int, payload: dict[str, Any]) -> bool:
+    def _start(self, update_id: int, payload: dict[str, Any], first: bool = False) -> bool:
+        """Handle an update in the background. `first`: it was recorded just now, so nothing
+        can have been made from it yet and handlers may skip their replay checks."""
         if update_id in self._in_flight:
             return False
         self._in_flight.add(update_id)
-        task = asyncio.create_task(self._handle(update_id, payload))
+        task = asyncio.create_task(self._handle(update_id, payload, first))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
+    async def _handle(self, update_id: int, payload: dict[str, Any], first: bool) -> None:
         # One user's updates are handled one at a time, in order; asyncio.Lock is FIFO-fair.
         lock = self._locks.setdefault(_sender_of(payload), asyncio.Lock())
         error: str | None = None
         try:
             async with lock:
                 update = Update.model_validate(payload, context={"bot": self.bot})
-                await self.dispatcher.feed_update(self.bot, update)
+                await self.dispatcher.feed_update(self.bot, update, first_delivery=first)
         except Exception as exc:  # the errors router already answered the user politely
             log.exception("update %s failed", update_id)
             error = repr(exc)[:500]

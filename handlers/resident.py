@@ -203,7 +203,7 @@ async def forwarded(message: Message, lang: str) -> None:
 @router.message(F.text & ~F.text.startswith("/") | F.photo | F.voice | F.location | F.document
                 | F.video)
 async def incoming(message: Message, person: Person, lang: str, desk: Desk,
-                   event_update: Update | None = None) -> None:
+                   event_update: Update | None = None, first_delivery: bool = False) -> None:
     """A resident's message: a detail for the request it replies to, or a new request."""
     text = message.text or message.caption or ""
     if len(text) > MAX_TEXT:
@@ -224,7 +224,7 @@ async def incoming(message: Message, person: Person, lang: str, desk: Desk,
             return
         # A reply to a finished request is a new problem; it becomes a new request below.
     update_id = event_update.update_id if event_update is not None else None
-    outcome = await desk.submit(person, payload, update_id)
+    outcome = await desk.submit(person, payload, update_id, replay_possible=not first_delivery)
     if outcome.refusal is None:
         merged = outcome.info.get("merged_into")
         if merged is not None:

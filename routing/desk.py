@@ -270,16 +270,18 @@ class Desk:
             )
 
     async def submit(self, person: Person, incoming: Incoming,
-                     update_id: int | None = None) -> Outcome:
+                     update_id: int | None = None, *, replay_possible: bool = True) -> Outcome:
         """A resident's message becomes a routed request (or is kept until they bind).
 
         `update_id` makes it idempotent: the same Telegram update handled again (a redelivery,
-        or a replay after a crash) finds what it created the first time.
+        or a replay after a crash) finds what it created the first time. The intake says
+        `replay_possible=False` for an update it recorded a moment ago, which cannot have
+        created anything yet, and so spares two lookups.
         """
         if incoming.empty:
             return _refused(Refusal.EMPTY)
         async with self.uow() as uow:
-            if update_id is not None:
+            if update_id is not None and replay_possible:
                 existing = await uow.requests.by_update(update_id)
                 if existing is not None:
                     view = await request_view(uow, existing, self.taxonomy)
