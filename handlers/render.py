@@ -113,7 +113,8 @@ class Renderer:
             "due": self.when(due, lang),
             "timeline": self.timeline(timeline, lang),
             "state": pick(STATES, view.state, lang),
-            "review": t("review_note", lang) if view.needs_review else "",
+            "review": (t("review_note", lang) if view.needs_review else "")
+            + (t("model_alarm_note", lang) if payload.get("model_alarm") else ""),
             "original": payload.get("original", view.duplicate_of or ""),
             "reporters": payload.get("reporters", ""),
             "deadline": self.when(payload.get("deadline"), lang),

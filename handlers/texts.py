@@ -203,6 +203,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "⏰ Request #{n} is at the top level and still not {what_en}; please act. Next "
         "reminder: {deadline}. {late}\nAddress: {address}\nText: {text}",
     ),
+    "model_alarm_note": ("\n（系统据描述判为紧急，请先核实；如不紧急，请点「改分类」）",
+                         "\n(marked urgent from the description: please check it; if it is "
+                         "not urgent, 'Fix category')"),
     "review_note": ("（分类待确认，请核对后点「改分类」）",
                     " (category unsure: please check it, 'Fix category')"),
     "linked": (

@@ -901,18 +901,22 @@ class Desk:
         original = await self._duplicate_target(uow, request)
         await self.event(uow, request, "resident", str(resident.telegram_id), resident.name,
                           "submitted", "", state_from=None)
+        by_model = getattr(verdict, "urgent_by_model", None)
         await self.event(uow, request, "system", None, "", "classified",
                           f"{verdict.category}/{verdict.urgency.value} "
-                          f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip())
+                          f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip()
+                          + (f" 模型判紧急{by_model:.2f}" if by_model is not None else ""))
         if original is not None:
             await self._link(uow, request, original)
             return request
         view = await request_view(uow, request, self.taxonomy)
         notify = Notifier(uow, self.clock)
         await notify.resident(request, Notice.SUBMITTED, view, keyboard=Keyboard.RESIDENT)
+        # An alarm raised by the urgency model alone says so: the worker can tell a false one
+        # quickly, and their correction becomes training data.
         notify.staff(await notify.holders(request), Notice.ASSIGNED, view,
                      keyboard=Keyboard.WORKER, priority=priority_for(request),
-                     with_attachments=True)
+                     with_attachments=True, model_alarm=by_model is not None)
         return request
 
     async def _duplicate_target(self, uow: UnitOfWork, request: Request) -> Request | None:

@@ -98,3 +98,19 @@ async def test_a_wrongly_linked_report_can_be_split_off(bot: Harness) -> None:
     task = await c.wait_for_message(
         CHEN_LIANG, lambda m: "新诉求" in (m.get("text") or "") and "扶手" in m["text"])
     assert has_button(task, "受理")
+
+
+async def test_an_alarm_raised_by_the_model_alone_tells_the_worker_so(bot: Harness) -> None:
+    await add_staff(bot, CHEN_LIANG)
+    await bind_resident(bot, FIRST)
+    by_model = await submit(bot, FIRST, "有个小孩一个人在阳台护栏外面 家里好像没人")
+    assert "紧急" in by_model.task["text"]
+    assert "系统据描述判为紧急" in by_model.task["text"]
+    assert has_button(by_model.task, "改分类")
+    by_cues = await submit(bot, FIRST, "楼道里一股煤气味，很冲")
+    assert "紧急" in by_cues.task["text"]
+    assert "系统据描述判为紧急" not in by_cues.task["text"]
+    async with bot.app.uow() as uow:
+        notes = [e.note for e in await uow.requests.timeline(by_model.number)
+                 if e.action == "classified"]
+    assert notes and "模型判紧急" in notes[0]
