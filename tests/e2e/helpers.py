@@ -204,6 +204,24 @@ async def resolve(bot: Harness, worker: int, task: JsonDict, resident: int, note
         after=after)
 
 
+async def resolved_request(bot: Harness, resident: int, text: str = "楼道灯坏了，晚上看不见",
+                           note: str = "已更换灯泡") -> tuple[Submitted, JsonDict]:
+    """A bound resident's request that 陈亮 accepted and resolved; returns it and the
+    resident's rating message."""
+    await add_staff(bot, CHEN_LIANG)
+    await bind_resident(bot, resident)
+    submitted = await submit(bot, resident, text)
+    await accept(bot, CHEN_LIANG, submitted.task, resident)
+    return submitted, await resolve(bot, CHEN_LIANG, submitted.task, resident, note)
+
+
+async def ask(bot: Harness, user: int, text: str, expect: str) -> JsonDict:
+    """Send a message and return the bot's first reply after it that contains `expect`."""
+    after = await last_id(bot.client, user)
+    await bot.client.send(user, text)
+    return await bot.client.wait_for_message(user, expect, after=after)
+
+
 # ----- reading the database -----------------------------------------------------------------
 
 async def request_snapshot(bot: Harness, number: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     ZHAO_LEI,
     accept,
     add_staff,
+    ask,
     bind_resident,
     bot_texts,
     button_data,
@@ -59,15 +60,11 @@ async def test_an_unknown_command_points_to_help_and_creates_no_request(bot: Har
     await c.send(RESIDENT, "/foo")
     answer = await c.wait_for_message(RESIDENT, "没有这个命令")
     assert "/help" in answer["text"]
-    after = await last_id(c, CHEN_LIANG)
-    await c.send(CHEN_LIANG, "/foo")
-    await c.wait_for_message(CHEN_LIANG, "没有这个命令", after=after)
+    await ask(bot, CHEN_LIANG, "/foo", "没有这个命令")
 
     await bot.settle()
     assert await request_count(bot) == 0
-    after = await last_id(c, RESIDENT)
-    await c.send(RESIDENT, "/my")
-    await c.wait_for_message(RESIDENT, "您还没有提交过诉求", after=after)
+    await ask(bot, RESIDENT, "/my", "您还没有提交过诉求")
 
 
 async def test_an_edited_message_is_explained_and_does_not_change_the_request(
@@ -223,9 +220,7 @@ async def test_another_grids_worker_pressing_accept_is_refused_and_nothing_chang
     await bot.settle()
     assert await request_snapshot(bot, submitted.number) == before
     assert await bot_texts(c, RESIDENT, after=resident_before) == []
-    after = await last_id(c, CHEN_LIANG)
-    await c.send(CHEN_LIANG, "/tasks")
-    tasks = await c.wait_for_message(CHEN_LIANG, "您手上的诉求", after=after)
+    tasks = await ask(bot, CHEN_LIANG, "/tasks", "您手上的诉求")
     assert f"#{submitted.number} 待受理" in tasks["text"]
 
 

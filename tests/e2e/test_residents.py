@@ -12,6 +12,7 @@ from tests.e2e.helpers import (
     ZHAO_LEI,
     accept,
     add_staff,
+    ask,
     bind_resident,
     bot_texts,
     building_of,
@@ -29,6 +30,7 @@ from tests.e2e.helpers import (
     request_count,
     request_snapshot,
     resolve,
+    resolved_request,
     submit,
     wait_for_edit,
 )
@@ -70,9 +72,7 @@ async def test_start_with_an_unknown_code_answers_politely_with_the_picker(
 
     # A bound resident who scans a bad code stays where they were.
     await bind_resident(bot, RESIDENT, "SY-1")
-    after = await last_id(c, RESIDENT)
-    await c.send(RESIDENT, "/start ZZ-99")
-    await c.wait_for_message(RESIDENT, "没有找到楼栋编号", after=after)
+    await ask(bot, RESIDENT, "/start ZZ-99", "没有找到楼栋编号")
     await bot.settle()
     assert await building_of(bot, RESIDENT) == "SY-1"
 
@@ -203,20 +203,14 @@ async def test_withdrawing_an_open_request_tells_the_worker_and_a_second_withdra
     await bot.settle()
     assert await request_snapshot(bot, n) == before
     assert await count_containing(c, CHEN_LIANG, f"居民已撤回诉求 #{n}") == 1
-    after = await last_id(c, CHEN_LIANG)
-    await c.send(CHEN_LIANG, "/tasks")
-    await c.wait_for_message(CHEN_LIANG, "暂时没有待办", after=after)
+    await ask(bot, CHEN_LIANG, "/tasks", "暂时没有待办")
 
 
 async def test_dissatisfied_reopens_to_the_worker_with_the_reason_then_can_be_rated_satisfied(
         bot: Harness) -> None:
     c = bot.client
-    await add_staff(bot, CHEN_LIANG)
-    await bind_resident(bot, RESIDENT)
-    submitted = await submit(bot, RESIDENT, "楼道灯坏了，晚上看不见")
+    submitted, rating = await resolved_request(bot, RESIDENT)
     n = submitted.number
-    await accept(bot, CHEN_LIANG, submitted.task, RESIDENT)
-    rating = await resolve(bot, CHEN_LIANG, submitted.task, RESIDENT, "已更换灯泡")
     worker_before = await last_id(c, CHEN_LIANG)
     resident_before = await last_id(c, RESIDENT)
 
@@ -317,11 +311,7 @@ async def test_an_english_receipt_names_the_category_in_english(bot: Harness) ->
 async def test_a_reply_to_a_closed_requests_message_becomes_a_new_request(
         bot: Harness) -> None:
     c = bot.client
-    await add_staff(bot, CHEN_LIANG)
-    await bind_resident(bot, RESIDENT)
-    submitted = await submit(bot, RESIDENT, "楼道灯坏了，晚上看不见")
-    await accept(bot, CHEN_LIANG, submitted.task, RESIDENT)
-    rating = await resolve(bot, CHEN_LIANG, submitted.task, RESIDENT, "已更换灯泡")
+    submitted, rating = await resolved_request(bot, RESIDENT)
     await press(bot, RESIDENT, rating, "😊 满意")
     await c.wait_for_message(RESIDENT, "已完结")
     before = await request_snapshot(bot, submitted.number)
@@ -362,11 +352,7 @@ async def test_a_note_typed_by_a_worker_mid_action_is_not_a_request(bot: Harness
 async def test_changing_ones_mind_from_dissatisfied_to_satisfied_keeps_the_next_message(
         bot: Harness) -> None:
     c = bot.client
-    await add_staff(bot, CHEN_LIANG)
-    await bind_resident(bot, RESIDENT)
-    submitted = await submit(bot, RESIDENT, "楼道灯坏了，晚上看不见")
-    await accept(bot, CHEN_LIANG, submitted.task, RESIDENT)
-    rating = await resolve(bot, CHEN_LIANG, submitted.task, RESIDENT, "已更换灯泡")
+    submitted, rating = await resolved_request(bot, RESIDENT)
     await press(bot, RESIDENT, rating, "不满意")
     await c.wait_for_message(RESIDENT, "请说说哪里还没解决")
     await press(bot, RESIDENT, rating, "😊 满意")  # on second thought it is fine
@@ -383,11 +369,7 @@ async def test_changing_ones_mind_from_dissatisfied_to_satisfied_keeps_the_next_
 
 async def test_a_reply_to_a_resolved_request_is_not_silently_dropped(bot: Harness) -> None:
     c = bot.client
-    await add_staff(bot, CHEN_LIANG)
-    await bind_resident(bot, RESIDENT)
-    submitted = await submit(bot, RESIDENT, "楼道灯坏了，晚上看不见")
-    await accept(bot, CHEN_LIANG, submitted.task, RESIDENT)
-    rating = await resolve(bot, CHEN_LIANG, submitted.task, RESIDENT, "已更换灯泡")
+    submitted, rating = await resolved_request(bot, RESIDENT)
     after = await last_id(c, RESIDENT)
     detail = "三楼的灯还是不亮"
 
@@ -419,9 +401,7 @@ async def test_a_long_timeline_is_paged_with_buttons(bot: Harness) -> None:
                 actor_kind="resident", actor_id=str(RESIDENT), actor_name="王阿姨",
                 action="detail", note=f"第{i}次补充", level=0))
         await uow.commit()
-    after = await last_id(c, RESIDENT)
-    await c.send(RESIDENT, f"/show {s.number}")
-    page = await c.wait_for_message(RESIDENT, f"#{s.number}｜", after=after)
+    page = await ask(bot, RESIDENT, f"/show {s.number}", f"#{s.number}｜")
     assert "第 2/2 页" in page["text"] and "第14次补充" in page["text"]
     assert "第0次补充" not in page["text"]
     assert labels(page) == ["◀ 更早"]
