@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,7 +193,7 @@ class Renderer:
         """A request and one page of its timeline (the newest page unless `page` is given),
         with buttons to the older and newer pages when there is more than one."""
         shown = [e for e in events if e.action != "classified"]
-        pages = max(1, -(-len(shown) // TIMELINE_PAGE))
+        pages = max(1, math.ceil(len(shown) / TIMELINE_PAGE))
         page = pages if page is None else min(max(1, page), pages)
         title = (t("timeline_page", lang, page=page, pages=pages) if pages > 1
                  else t("timeline_title", lang))

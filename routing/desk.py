@@ -39,7 +39,6 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 Clock = Callable[[], datetime]
 MAX_NOTE = 1000
-REVIEW_BELOW = 0.35  # classifier confidence under which the worker is asked to check (待确认)
 # Flood control per resident: past FLOOD_MAX_REQUESTS new requests in the window, messages join
 # the latest request; past FLOOD_MAX_MESSAGES, they are refused with an explanation.
 FLOOD_WINDOW = timedelta(minutes=10)
@@ -890,8 +889,7 @@ class Desk:
             first_receiver_id=holder.id if holder else None,
             created_at=now, updated_at=now, attachments=[],
         )
-        request.needs_review = bool(getattr(
-            verdict, "needs_review", verdict.confidence < REVIEW_BELOW))
+        request.needs_review = verdict.needs_review
         self._fresh_windows(request, now, acknowledged=False)
         uow.step_planned(request.next_step_at)
         for kind, file_id, extra in incoming.attachments:
@@ -901,7 +899,7 @@ class Desk:
         original = await self._duplicate_target(uow, request)
         await self.event(uow, request, "resident", str(resident.telegram_id), resident.name,
                           "submitted", "", state_from=None)
-        by_model = getattr(verdict, "urgent_by_model", None)
+        by_model = verdict.urgent_by_model
         await self.event(uow, request, "system", None, "", "classified",
                           f"{verdict.category}/{verdict.urgency.value} "
                           f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip()

@@ -548,9 +548,6 @@ class InboxRepository:
         query = select(func.count()).where(InboxUpdate.status == "pending")
         return int((await self.session.execute(query)).scalar_one())
 
-    async def finish(self, update_id: int, at: datetime, error: str | None = None) -> None:
-        await self.finish_many([(update_id, at, error)])
-
     async def finish_many(self, handled: Sequence[tuple[int, datetime, str | None]]) -> None:
         """Mark updates handled ("done", or "failed" with the error) in one statement."""
         await _update_each(
