@@ -36,13 +36,12 @@ from bot.emulator import BotApiEmulator  # noqa: E402
 from bot.emulator_client import EmulatorClient  # noqa: E402
 
 CONCURRENCY = 64
-SAME_PROCESS = False  # --same-process: the emulator runs in the bot's own process
 
 
 @contextlib.asynccontextmanager
-async def telegram() -> AsyncIterator[tuple[str, str]]:
+async def telegram(same_process: bool) -> AsyncIterator[tuple[str, str]]:
     """A Bot API emulator; yields (url, token)."""
-    if SAME_PROCESS:
+    if same_process:
         emulator = BotApiEmulator()
         url = await emulator.start()
         try:
@@ -120,8 +119,8 @@ def summary(name: str, started: float, sent: dict[str, float],
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-async def run_echo(total: int, residents: int) -> dict[str, Any]:
-    async with telegram() as (url, token):
+async def run_echo(total: int, residents: int, same_process: bool) -> dict[str, Any]:
+    async with telegram(same_process) as (url, token):
         return await _run_echo(total, residents, url, token)
 
 
@@ -157,18 +156,13 @@ async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[st
     return result
 
 
-async def run_huying(total: int, residents: int, database_url: str) -> dict[str, Any]:
-    from sqlalchemy import text
-
-    from storage.db import create_engine
+async def run_huying(total: int, residents: int, database_url: str,
+                     same_process: bool) -> dict[str, Any]:
+    from storage.db import empty_postgres_schema
 
     if database_url.startswith("postgresql"):
-        engine = create_engine(database_url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
-    async with telegram() as (url, token):
+        await empty_postgres_schema(database_url)
+    async with telegram(same_process) as (url, token):
         return await _run_huying(total, residents, database_url, url, token)
 
 
@@ -232,8 +226,9 @@ async def _run_huying(total: int, residents: int, database_url: str, url: str,
 
 def scenario(args: argparse.Namespace) -> dict[str, Any]:
     if args.scenario == "echo":
-        return asyncio.run(run_echo(args.requests, args.residents))
-    return asyncio.run(run_huying(args.requests, args.residents, args.scenario))
+        return asyncio.run(run_echo(args.requests, args.residents, args.same_process))
+    return asyncio.run(run_huying(args.requests, args.residents, args.scenario,
+                                  args.same_process))
 
 
 def main() -> None:
@@ -245,8 +240,6 @@ def main() -> None:
                         help="run the emulator in the bot's process")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global SAME_PROCESS
-    SAME_PROCESS = args.same_process
     if args.scenario:
         print(json.dumps(scenario(args)))
         return

@@ -23,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
 
 from bot.harness import Harness, running_bot  # noqa: E402
 from bot.limiter import TELEGRAM_LIMITS  # noqa: E402
 from routing.notices import Priority  # noqa: E402
-from storage.db import create_engine  # noqa: E402
+from storage.db import empty_postgres_schema  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 
 FIRST_CHAT = 500001
@@ -51,14 +50,6 @@ class Figures:
     def rate(self) -> float:
         return self.messages / self.drain_s
 
-
-async def empty_postgres(url: str) -> None:
-    """Start from an empty schema, as the tests do."""
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 def notice(chat: int, label: str, priority: int, now: object) -> OutboxMessage:
@@ -154,7 +145,7 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.pg:
-        await empty_postgres(args.pg)
+        await empty_postgres_schema(args.pg)
         figures = await measure(args.pg, args.chats, args.per_chat, args.urgent_after)
         report("PostgreSQL", args.chats, args.per_chat, figures)
         return

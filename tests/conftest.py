@@ -10,22 +10,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from bot.harness import Harness, running_bot
-from storage.db import create_engine
+from storage.db import empty_postgres_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
-
-async def reset_postgres(url: str) -> None:
-    """Give each test an empty database."""
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 @cache
@@ -50,7 +41,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         if os.environ.get("CI"):
             pytest.fail("no PostgreSQL for the tests: CI must run them (see .ci/run)")
         pytest.skip("no PostgreSQL: set HUYING_TEST_PG_URL or install postgresql")
-    await reset_postgres(url)
+    await empty_postgres_schema(url)
     yield url
 
 
