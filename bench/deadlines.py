@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: E402
-from sqlalchemy import func, insert, select, text, update  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from bot.clock import system_clock  # noqa: E402
 from bot.settings import example_config  # noqa: E402
@@ -36,26 +36,22 @@ from routing.keywords import build_classifier  # noqa: E402
 from routing.organisation import sync_organisation  # noqa: E402
 from routing.orgconfig import parse_org_config  # noqa: E402
 from routing.sla import WorkCalendar  # noqa: E402
-from storage.db import create_engine, session_factory  # noqa: E402
+from storage.db import create_engine, empty_postgres_schema, session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Request, RequestEvent  # noqa: E402
 from storage.uow import UnitOfWork  # noqa: E402
 
+# Reminders after 2 s; only identical texts are linked as duplicates, so every request below
+# keeps its own clock.
 FAST = example_config().read_text(encoding="utf-8").replace(
-    "normal: {acknowledge: 2h, resolve: 1d}", "normal: {acknowledge: 2s, resolve: 1d}")
+    "normal: {acknowledge: 2h, resolve: 1d}", "normal: {acknowledge: 2s, resolve: 1d}"
+) + "\nlinking: {similarity: 1.0}\n"
 
-
-async def fresh(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
 
 
 async def run(url: str, open_requests: int, intake_seconds: float, rate: float) -> None:
-    await fresh(url)
+    if url.startswith("postgresql"):
+        await empty_postgres_schema(url)
     engine = create_engine(url)
     await upgrade(engine)
     sessions = session_factory(engine)
@@ -115,13 +111,16 @@ async def run(url: str, open_requests: int, intake_seconds: float, rate: float) 
     woken.append(timers)
     timers.start()
     scheduler.start()
-    person = Person(2, "居民")
-    await desk.bind(person, "SY-1")
+    # One resident per request: flood control would slow a single resident down.
+    people = [Person(1_000_000 + i, "居民") for i in range(int(intake_seconds * rate) + 10)]
+    for person in people:
+        await desk.bind(person, "SY-1")
     submitted: list[int] = []
     loop = asyncio.get_running_loop()
     end = loop.time() + intake_seconds
-    while loop.time() < end:
-        outcome = await desk.submit(person, Incoming("楼道灯坏了"))
+    while loop.time() < end and len(submitted) < len(people):
+        n = len(submitted)
+        outcome = await desk.submit(people[n], Incoming(f"楼道灯坏了（第{n}次反映）"))
         assert outcome.view is not None
         submitted.append(outcome.view.number)
         await asyncio.sleep(1 / rate)
