@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-
 @cache
 def postgres_url() -> str | None:
     """HUYING_TEST_PG_URL, or a throwaway server started here when PostgreSQL is installed."""
