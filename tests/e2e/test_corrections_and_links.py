@@ -114,3 +114,16 @@ async def test_an_alarm_raised_by_the_model_alone_tells_the_worker_so(bot: Harne
         notes = [e.note for e in await uow.requests.timeline(by_model.number)
                  if e.action == "classified"]
     assert notes and "模型判紧急" in notes[0]
+
+
+async def test_an_unsure_verdict_reaches_the_grid_worker_marked_for_review(bot: Harness) -> None:
+    await add_staff(bot, CHEN_LIANG)
+    await bind_resident(bot, FIRST)
+    unsure = await submit(bot, FIRST, "楼道里有股怪味 不知道哪来的")
+    assert "分类待确认" in unsure.task["text"] and has_button(unsure.task, "改分类")
+    sure = await submit(bot, FIRST, "3号楼的电梯坏了，按了没反应")
+    assert "分类待确认" not in sure.task["text"]
+    async with bot.app.uow() as uow:
+        flags = [(await uow.requests.get(s.number)).needs_review  # type: ignore[union-attr]
+                 for s in (unsure, sure)]
+    assert flags == [True, False]
