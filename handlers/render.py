@@ -188,6 +188,12 @@ class Renderer:
     def listing(self, title: str, views: Sequence[RequestView], lang: str) -> str:
         return fit("\n".join([title, *(self.line(v, lang) for v in views)]))
 
+    def listing_or_none(self, kind: str, views: Sequence[RequestView], lang: str) -> str:
+        """The list under the text `<kind>_title`, or the text `<kind>_none` when empty."""
+        if not views:
+            return t(f"{kind}_none", lang)
+        return self.listing(t(f"{kind}_title", lang), views, lang)
+
     def detail(self, view: RequestView, events: Sequence[EventView], lang: str,
                page: int | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
         """A request and one page of its timeline (the newest page unless `page` is given),

@@ -140,10 +140,7 @@ async def resident_button(query: CallbackQuery, callback_data: RequestCB, person
 async def my_requests(message: Message, person: Person, lang: str, desk: Desk,
                       renderer: Renderer) -> None:
     views = await desk.my_requests(person.telegram_id)
-    if not views:
-        await message.answer(t("my_none", lang))
-        return
-    await message.answer(renderer.listing(t("my_title", lang), views, lang))
+    await message.answer(renderer.listing_or_none("my", views, lang))
 
 
 @router.message(Command("mydata"))

@@ -273,10 +273,7 @@ async def grid_picked(query: CallbackQuery, callback_data: GridCB, person: Perso
 async def tasks(message: Message, person: Person, lang: str, desk: Desk,
                 renderer: Renderer) -> None:
     views = await desk.tasks(person.telegram_id)
-    if not views:
-        await message.answer(t("tasks_none", lang))
-        return
-    await message.answer(renderer.listing(t("tasks_title", lang), views, lang))
+    await message.answer(renderer.listing_or_none("tasks", views, lang))
 
 
 @router.message(Command("open", "overdue"))
@@ -284,11 +281,7 @@ async def area_lists(message: Message, person: Person, lang: str, desk: Desk,
                      renderer: Renderer) -> None:
     overdue = (message.text or "").startswith("/overdue")
     views = await desk.area_requests(person.telegram_id, overdue=overdue)
-    prefix = "overdue" if overdue else "open"
-    if not views:
-        await message.answer(t(f"{prefix}_none", lang))
-        return
-    await message.answer(renderer.listing(t(f"{prefix}_title", lang), views, lang))
+    await message.answer(renderer.listing_or_none("overdue" if overdue else "open", views, lang))
 
 
 @router.message(Command("undelivered"))
