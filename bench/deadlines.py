@@ -120,7 +120,9 @@ async def run(url: str, open_requests: int, intake_seconds: float, rate: float) 
     end = loop.time() + intake_seconds
     while loop.time() < end and len(submitted) < len(people):
         n = len(submitted)
-        outcome = await desk.submit(people[n], Incoming(f"楼道灯坏了（第{n}次反映）"))
+        # Zero-padded: a bare 119 or 120 in the text is an emergency number, hence urgent,
+        # with a 15-minute window that this 2-second measurement would count as not fired.
+        outcome = await desk.submit(people[n], Incoming(f"楼道灯坏了（编号{n:05d}）"))
         assert outcome.view is not None
         submitted.append(outcome.view.number)
         await asyncio.sleep(1 / rate)
