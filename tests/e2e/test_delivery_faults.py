@@ -1,9 +1,10 @@
 """Delivery through a hostile Telegram: limits enforced, 5xx, timeouts, dropped connections.
 
-The emulator fails about a third of the bot's calls while residents of twelve buildings report
-at once; every receipt and every worker's task still arrives exactly once, the emulator sees
-no call over Telegram's limits, a long text arrives split at line ends, and a resident who
-blocked the bot is recorded as undeliverable without holding anyone else up.
+For a full minute the emulator fails about a third of the bot's calls while residents of twelve
+buildings report in waves; every receipt and every worker's task still arrives exactly once, the
+emulator sees no call over Telegram's limits, a long text arrives split at line ends, and a
+resident who blocked the bot is recorded as undeliverable without holding anyone else up. And
+an urgent report overtakes a backlog of routine messages that the limits hold back.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ FAULTS: dict[str, Any] = {
     "enforce_limits": True, "error_rate": 0.20, "timeout_rate": 0.05, "timeout_s": 2,
     "drop_rate": 0.05, "flood_rate": 0.03, "flood_retry_after": 1, "seed": 20261125,
 }
-DELIVERY_TIMEOUT_S = 45
+FAULT_WINDOW_S = 60  # the faults last this long at least, while reports keep arriving
+WAVES = 6
+DELIVERY_TIMEOUT_S = 45  # after the window
 # What the seven residents of each building report: different problems, not duplicates.
 PROBLEMS = (
     "门口的路灯不亮了，晚上走路看不见",
@@ -46,6 +49,7 @@ PROBLEMS = (
     "单元门的门禁坏了，陌生人随便进出",
     "电梯按钮失灵，老人上下楼很不方便",
 )
+BACKLOG, BACKLOG_CHATS = 900, 90  # 30 s of sending at Telegram's 30 messages a second
 _RECEIPT = re.compile(r"已收到您的诉求 #(\d+)")
 _TASK = re.compile(r"新诉求 #(\d+)")
 
@@ -159,11 +163,19 @@ async def test_every_notification_arrives_once_through_a_hostile_telegram(
         residents = await bind_everyone(bot)
         await client.block(BLOCKED)
 
+        loop = asyncio.get_running_loop()
         await client.set_faults(**FAULTS)
+        started = loop.time()
         report = await queue_long_report(bot)
-        await asyncio.gather(*(
-            client.send(resident, f"{n + 1}号：{PROBLEMS[n // GRIDS]}")
-            for n, resident in enumerate(residents)))
+        # The reports arrive in waves across the whole minute, each wave into the faults the
+        # earlier ones left behind (retries waiting, chats paused by a 429).
+        for wave in range(WAVES):
+            await asyncio.sleep(max(0.0, started + wave * FAULT_WINDOW_S / WAVES - loop.time()))
+            await asyncio.gather(*(
+                client.send(resident, f"{n + 1}号：{PROBLEMS[n // GRIDS]}")
+                for n, resident in enumerate(residents) if n % WAVES == wave))
+        before_last_wave = await client.stats()
+        await asyncio.sleep(max(0.0, started + FAULT_WINDOW_S - loop.time()))
         await wait_until_delivered(bot, len(residents))
         stats = await client.stats()
         violations = await client.violations()
@@ -175,10 +187,13 @@ async def test_every_notification_arrives_once_through_a_hostile_telegram(
             outcomes = Counter((row.chat_id == BLOCKED, row.status) for row in (
                 await uow.session.execute(select(OutboxMessage))).scalars())
 
-        # The emulator really was hostile, and the bot never went over a limit.
+        # The emulator really was hostile, to the end of the minute and after it, and the bot
+        # never went over a limit.
+        assert loop.time() - started >= FAULT_WINDOW_S
         assert violations == []
         assert stats["server_errors"] and stats["timeouts"] and stats["drops"]
         assert stats["too_many_requests"]
+        assert stats["server_errors"] > before_last_wave["server_errors"]
         # Every resident but the one who blocked the bot has exactly their own receipt.
         for resident in residents:
             number, _grid = requests[resident]
@@ -202,6 +217,42 @@ async def test_every_notification_arrives_once_through_a_hostile_telegram(
         assert len(parts) >= 3 and parts == split_text(report)
         assert all(utf16_len(part) <= MAX_MESSAGE_LENGTH for part in parts)
         assert "\n".join(parts) == report
+
+
+async def test_an_urgent_report_overtakes_a_backlog_held_back_by_the_limits(
+        database_url: str, tmp_path: Path) -> None:
+    """A district-wide water cut has queued hundreds of routine messages, which Telegram's
+    limits let out at 30 a second; a gas smell reported now reaches its worker ahead of them."""
+    async with running_bot(database_url, config=write_config(tmp_path)) as bot:
+        client = bot.client
+        await client.add_user(worker(3), "网格员3")
+        resident = FIRST_RESIDENT + 500
+        await bind_resident(bot, resident, code=building(3), name="闻到气味的居民")
+        chats = [FIRST_RESIDENT + 1000 + n for n in range(BACKLOG_CHATS)]
+        for chat in chats:
+            await client.add_user(chat, "居民")
+        await client.set_faults(enforce_limits=True)
+        now = bot.clock()
+        async with bot.app.uow() as uow:
+            for n in range(BACKLOG):
+                payload = {"kind": "audit_failed", "count": 1, "problems": [f"停水通知 {n}"]}
+                uow.outbox.add(OutboxMessage(
+                    chat_id=chats[n % BACKLOG_CHATS], kind="audit_failed", language="zh",
+                    payload=payload, request_id=None, priority=Priority.ROUTINE,
+                    status="pending", attempts=0, not_before=now, created_at=now))
+            await uow.commit()
+        bot.app.sender.wake()
+        await client.wait_for_message(chats[0], "停水通知", timeout=10)  # the backlog is moving
+
+        await client.send(resident, "楼道里一股臭鸡蛋味，越来越冲，俺家还开着火做饭")
+        task = await client.wait_for_message(worker(3), "新诉求", timeout=20)
+        backlog_sent = sum(bot.emulator.hostility.stats.delivered.values())
+        violations = await client.violations()
+
+        assert "紧急" in task["text"]
+        # Most of the backlog was still waiting when the urgent task went out ahead of it.
+        assert backlog_sent < BACKLOG // 2, backlog_sent
+        assert violations == []
 
 
 def test_long_texts_are_cut_at_line_ends_and_blank_parts_dropped() -> None:
