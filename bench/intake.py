@@ -108,15 +108,19 @@ def messages_for(residents: int, total: int) -> list[tuple[int, str]]:
     return [(users[i % residents], f"{TEXTS[i % len(TEXTS)]}（{i}）") for i in range(total)]
 
 
-def summary(name: str, started: float, sent: dict[str, float],
-            done: dict[str, float]) -> dict[str, Any]:
+def summary(name: str, started: float, sent: dict[str, float], done: dict[str, float],
+            cpu_started: float) -> dict[str, Any]:
+    """`cpu_started`: this process's CPU time when the burst began (the bot's own work plus
+    the little the injecting client costs, the same for both bots)."""
     latencies = sorted((done[t] - sent[t]) * 1000 for t in done if t in sent)
     finished = max(done.values())
     return {"name": name, "count": len(latencies),
             "rate": len(latencies) / (finished - started),
             "p50": latencies[len(latencies) // 2],
             "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)],
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_ms": (time.process_time() - cpu_started) * 1000 / max(1, len(latencies)),
+            "wall_s": finished - started}
 
 
 async def run_echo(total: int, residents: int, same_process: bool) -> dict[str, Any]:
@@ -144,11 +148,11 @@ async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[st
         done[message.text or ""] = time.perf_counter()
 
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sent = await inject(client, messages)
     while len(done) < total:
         await asyncio.sleep(0.05)
-    result = summary("aiogram echo bot", started, sent, done)
+    result = summary("aiogram echo bot", started, sent, done, cpu_started)
     await dp.stop_polling()
     await polling
     await bot.session.close()
@@ -191,7 +195,7 @@ async def _run_huying(total: int, residents: int, database_url: str, url: str,
         await app.desk.bind(Person(user, "居民"), f"B{i % 50}")
     await app.start_background()
     polling = asyncio.create_task(app.intake.run_polling())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sent = await inject(client, messages)
     done: dict[str, float] = {}
     stored_at = None
@@ -215,7 +219,7 @@ async def _run_huying(total: int, residents: int, database_url: str, url: str,
             moment = sent_at.timestamp() + offset
             done[text_] = max(done.get(text_, 0.0), moment)
     result = summary(f"huying on {database_url.split(':')[0].split('+')[0]}", started, sent,
-                     done)
+                     done, cpu_started)
     result["stored_s"] = stored_at
     await app.intake.stop()
     polling.cancel()
@@ -262,7 +266,8 @@ def main() -> None:
     for r in results:
         ratio = f", {r['rate'] / echo['rate']:.2f}× the echo bot" if echo and r is not echo else ""
         print(f"  {r['name']:<22} {r['rate']:7.1f} msg/s  p50 {r['p50']:7.0f} ms  "
-              f"p99 {r['p99']:7.0f} ms  peak RSS {r['rss_mb']:.0f} MB{ratio}"
+              f"p99 {r['p99']:7.0f} ms  peak RSS {r['rss_mb']:.0f} MB  "
+              f"CPU {r['cpu_ms']:.1f} ms/msg{ratio}"
               + (f"  (all stored after {r['stored_s']:.1f} s)" if r.get("stored_s") else ""))
 
 
