@@ -8,8 +8,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from routing.learnt import CategoryModel, UrgencyModel
 
 
 def _settings() -> Settings:
@@ -73,8 +77,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from routing.keywords import build_classifier
     from routing.orgconfig import load_org_config
 
-    if args.train_urgency:
-        return _train_urgency(args.train_urgency, args.output)
+    if args.train_urgency or args.train_category:
+        return _train(args.train_urgency or args.train_category, args.output,
+                      urgency=bool(args.train_urgency))
     config = load_org_config(args.config or _settings().config_path)
     classifier = build_classifier(config)
     if args.eval is not None:
@@ -89,17 +94,25 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_urgency(files: list[Path], output: Path) -> int:
-    """Train the urgency model on labelled files and write it (see routing/urgency_model)."""
+def _train(files: list[Path], output: Path | None, *, urgency: bool) -> int:
+    """Train the urgency or the category model on labelled files and write it (see
+    routing/learnt)."""
     from routing.classifier import normalize
     from routing.evaluation import load_rows
-    from routing.urgency_model import train
+    from routing.learnt import train, train_categories
 
     rows = [row for path in files for row in load_rows(path)]
-    model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
+    model: UrgencyModel | CategoryModel
+    if urgency:
+        model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
+        output = output or Path("urgency_model.json")
+        what = f"{sum(row.urgency == 'urgent' for row in rows)} urgent"
+    else:
+        model = train_categories((normalize(row.text), row.category) for row in rows)
+        output = output or Path("category_model.json")
+        what = f"{len({row.category for row in rows})} categories"
     output.write_text(model.to_json(), encoding="utf-8")
-    urgent = sum(row.urgency == "urgent" for row in rows)
-    print(f"{output}: trained on {len(rows)} messages ({urgent} urgent) from "
+    print(f"{output}: trained on {len(rows)} messages ({what}) from "
           f"{len(files)} files; {len(model.weights)} features")
     return 0
 
@@ -216,10 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--config", type=Path, default=None)
     classify.add_argument("--eval", type=Path, default=None, metavar="FILE",
                           help="score a labelled JSON-lines file (text, category, urgency)")
-    classify.add_argument("--train-urgency", type=Path, nargs="+", default=None,
+    trains = classify.add_mutually_exclusive_group()
+    trains.add_argument("--train-urgency", type=Path, nargs="+", default=None,
                           metavar="FILE", help="train the urgency model on labelled files")
-    classify.add_argument("--output", type=Path, default=Path("urgency_model.json"),
-                          help="where --train-urgency writes the model")
+    trains.add_argument("--train-category", type=Path, nargs="+", default=None,
+                          metavar="FILE", help="train the category model on labelled files")
+    classify.add_argument("--output", type=Path, default=None,
+                          help="where the model is written (default urgency_model.json or "
+                               "category_model.json)")
     classify.set_defaults(func=cmd_classify)
     invite = sub.add_parser("invite", help="print a one-time invite link for a staff member")
     invite.add_argument("person", help="the person's key, e.g. songyun-1/陈亮")

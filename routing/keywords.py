@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from routing.classifier import Classifier, KeywordSet
+from routing.learnt import CategoryModel, UrgencyModel
 from routing.orgconfig import OrgConfig
-from routing.urgency_model import UrgencyModel
 
 
 def build_keywords(config: OrgConfig) -> KeywordSet:
@@ -22,14 +22,23 @@ def build_keywords(config: OrgConfig) -> KeywordSet:
 
 
 def build_classifier(config: OrgConfig) -> Classifier:
-    """The classifier with the deployment's keywords and urgency model."""
+    """The classifier with the deployment's keywords and models."""
     return Classifier(config.taxonomy(), build_keywords(config),
-                      urgency_model=build_urgency_model(config))
+                      urgency_model=build_urgency_model(config),
+                      category_model=build_category_model(config))
 
 
 def build_urgency_model(config: OrgConfig) -> UrgencyModel | None:
     """The deployment's urgency model: its own file, the shipped one, or none."""
-    if config.urgency_model_off:
+    if config.model_off("urgency"):
         return None
-    path = config.urgency_model_path()
+    path = config.model_path("urgency")
     return UrgencyModel.load(path) if path is not None else UrgencyModel.default()
+
+
+def build_category_model(config: OrgConfig) -> CategoryModel | None:
+    """The deployment's category model: its own file, the shipped one, or none."""
+    if config.model_off("category"):
+        return None
+    path = config.model_path("category")
+    return CategoryModel.load(path) if path is not None else CategoryModel.default()

@@ -326,9 +326,10 @@ class OrgConfig(_Model):
     categories: list[CategoryConfig] | None = Field(default=None, min_length=1)
     keywords: dict[str, Any] | None = None
     keywords_file: str | None = None
-    # A urgency model of the deployment's own (huying classify --train-urgency), instead of
-    # the shipped one; "none" turns the model off and leaves urgency to the keyword cues.
+    # Models of the deployment's own (huying classify --train-urgency / --train-category),
+    # instead of the shipped ones; "none" turns a model off and leaves its part to the keywords.
     urgency_model_file: str | None = None
+    category_model_file: str | None = None
     # 民情日报告: when each supervisor and worker gets the morning digest (local time).
     digest_at: time = time(8, 0)
     linking: LinkingConfig = LinkingConfig()
@@ -358,15 +359,19 @@ class OrgConfig(_Model):
             return None
         return self._source.parent / self.keywords_file
 
-    def urgency_model_path(self) -> Path | None:
-        """Where urgency_model_file points (None: the shipped model; see urgency_model_off)."""
-        if self.urgency_model_file is None or self.urgency_model_off:
+    def model_path(self, which: Literal["urgency", "category"]) -> Path | None:
+        """Where urgency_model_file or category_model_file points, resolved against the
+        organisation file's folder (None: the shipped model; see model_off)."""
+        name = self._model_file(which)
+        if name is None or self.model_off(which):
             return None
-        return self._source.parent / self.urgency_model_file
+        return self._source.parent / name
 
-    @property
-    def urgency_model_off(self) -> bool:
-        return (self.urgency_model_file or "").strip().lower() == "none"
+    def model_off(self, which: Literal["urgency", "category"]) -> bool:
+        return (self._model_file(which) or "").strip().lower() == "none"
+
+    def _model_file(self, which: Literal["urgency", "category"]) -> str | None:
+        return self.urgency_model_file if which == "urgency" else self.category_model_file
 
     def taxonomy(self) -> Taxonomy:
         """The categories in use: the file's own list, or the defaults of routing.taxonomy."""

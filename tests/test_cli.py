@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.settings import example_config
 from routing.taxonomy import DEFAULT_CATEGORIES, Urgency
 
@@ -82,20 +84,33 @@ def test_classify_eval_prints_the_scores_of_a_labelled_file(tmp_path: Path) -> N
     assert "confusion" in result.stdout
 
 
-def test_train_urgency_writes_a_model_that_check_config_accepts(tmp_path: Path) -> None:
+
+
+@pytest.mark.parametrize(("option", "rows", "said", "key"), [
+    ("--train-urgency", [("阳台护栏外面有个孩子", "other", "urgent"),
+                         ("楼道里一股煤气味", "other", "urgent"),
+                         ("楼道灯不亮了", "other", "normal"),
+                         ("请问居住证怎么办", "other", "low")],
+     "trained on 4 messages (2 urgent)", "urgency_model_file"),
+    ("--train-category", [("广场舞音响太吵", "noise", "normal"),
+                          ("楼上装修电钻吵", "noise", "normal"),
+                          ("截肢了出不了门", "hardship", "normal"),
+                          ("低保没批下来", "hardship", "normal")],
+     "trained on 4 messages (2 categories)", "category_model_file"),
+])
+def test_training_writes_a_model_that_check_config_accepts(
+        tmp_path: Path, option: str, rows: list[tuple[str, str, str]], said: str,
+        key: str) -> None:
     labelled = tmp_path / "mine.jsonl"
-    rows = [("阳台护栏外面有个孩子", "urgent"), ("楼道里一股煤气味", "urgent"),
-            ("楼道灯不亮了", "normal"), ("请问居住证怎么办", "low")]
-    labelled.write_text("".join(json.dumps({"text": t, "category": "other", "urgency": u},
-                                           ensure_ascii=False) + "\n" for t, u in rows),
+    labelled.write_text("".join(json.dumps({"text": t, "category": c, "urgency": u},
+                                           ensure_ascii=False) + "\n" for t, c, u in rows),
                         encoding="utf-8")
-    result = _run(["classify", "--train-urgency", str(labelled), "--output",
-                   str(tmp_path / "model.json")])
+    result = _run(["classify", option, str(labelled), "--output", str(tmp_path / "model.json")])
     assert result.returncode == 0, result.stderr
-    assert "trained on 4 messages (2 urgent)" in result.stdout
+    assert said in result.stdout
     org = tmp_path / "org.yaml"
-    org.write_text(example_config().read_text(encoding="utf-8")
-                   + "\nurgency_model_file: model.json\n", encoding="utf-8")
+    org.write_text(example_config().read_text(encoding="utf-8") + f"\n{key}: model.json\n",
+                   encoding="utf-8")
     assert _run(["check-config", str(org)]).returncode == 0
     (tmp_path / "model.json").write_text("{}", encoding="utf-8")
     refused = _run(["check-config", str(org)])
