@@ -31,16 +31,20 @@ _START_UP = """
 import json, time
 started = time.perf_counter()
 from routing.classifier import Classifier, KeywordSet
+from routing.learnt import CategoryModel, UrgencyModel
 from routing.taxonomy import Taxonomy
 imported = time.perf_counter()
 keywords = KeywordSet.defaults()
 loaded = time.perf_counter()
-classifier = Classifier(Taxonomy(), keywords)
+models = {"urgency_model": UrgencyModel.default(), "category_model": CategoryModel.default()}
+learnt = time.perf_counter()
+classifier = Classifier(Taxonomy(), keywords, **models)
 built = time.perf_counter()
 classifier.warm_up()
 warm = time.perf_counter()
 print(json.dumps({"import": imported - started, "keywords": loaded - imported,
-                  "construct": built - loaded, "warm_up": warm - built, "total": warm - started}))
+                  "models": learnt - loaded, "construct": built - learnt,
+                  "warm_up": warm - built, "total": warm - started}))
 """
 
 
@@ -71,9 +75,12 @@ def texts() -> list[str]:
 def throughput(rounds: int) -> tuple[int, float, list[float]]:
     """Classify every message ``rounds`` times; return the count, seconds and per-call times."""
     from routing.classifier import Classifier, KeywordSet
+    from routing.learnt import CategoryModel, UrgencyModel
     from routing.taxonomy import Taxonomy
 
-    classifier = Classifier(Taxonomy(), KeywordSet.defaults())
+    classifier = Classifier(Taxonomy(), KeywordSet.defaults(),
+                            urgency_model=UrgencyModel.default(),
+                            category_model=CategoryModel.default())
     classifier.warm_up()
     messages = texts()
     times: list[float] = []
@@ -94,11 +101,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jieba-cache-") as cache_dir:
         cold = start_up(cache_dir)
         warm = start_up(cache_dir)
-    print("start-up in a fresh process (import, keywords.yaml, first Classifier, warm-up):")
+    print("start-up in a fresh process (import, keywords, models, first Classifier, warm-up):")
     for label, figures in (("cold, no jieba cache", cold), ("jieba cache present", warm)):
         print(
             f"  {label:<22} {figures['total']:6.2f} s   import {figures['import']:.2f}"
-            f"  keywords {figures['keywords']:.2f}  construct {figures['construct']:.2f}"
+            f"  keywords {figures['keywords']:.2f}  models {figures['models']:.2f}"
+            f"  construct {figures['construct']:.2f}"
             f"  warm-up {figures['warm_up']:.2f}"
         )
 
