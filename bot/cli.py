@@ -101,7 +101,8 @@ def _train(files: list[Path], output: Path | None, *, urgency: bool) -> int:
     from routing.evaluation import load_rows
     from routing.learnt import train, train_categories
 
-    rows = [row for path in files for row in load_rows(path)]
+    # In name order, so that the same files give the same model however they were listed.
+    rows = [row for path in sorted(set(files)) for row in load_rows(path)]
     model: UrgencyModel | CategoryModel
     if urgency:
         model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
