@@ -56,13 +56,20 @@ _CATEGORY_FORMAT: Final = "huying-category-model/1"
 _ADDRESS = re.compile(r"[0-9一二三四五六七八九十]+(?:号楼|号|栋|单元|层|楼|室|户)|[0-9]+")
 
 
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
 def features(norm: str, ngram: int = 2) -> set[str]:
     """The characters and runs of up to `ngram` adjacent characters of a normalised text, with
-    addresses and numbers left out and spaces dropped."""
-    chars = _ADDRESS.sub(" ", norm).replace(" ", "")
-    found = set(chars)
+    addresses and numbers left out and spaces dropped. Latin letters count as whole words
+    (gas, lift, tingshui): single letters and letter pairs say nothing of what is written."""
+    text = _ADDRESS.sub(" ", norm)
+    found = set(_LATIN_WORD.findall(text))
+    # A word ends the run of characters around it: 电梯stuck了 has no pair 梯了.
+    chars = _LATIN_WORD.sub("|", text).replace(" ", "")
+    found |= set(chars) - {"|"}
     for n in range(2, ngram + 1):
-        found |= {chars[i : i + n] for i in range(len(chars) - n + 1)}
+        found |= {run for i in range(len(chars) - n + 1) if "|" not in (run := chars[i : i + n])}
     return found
 
 

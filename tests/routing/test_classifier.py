@@ -487,3 +487,9 @@ def test_an_emergency_number_in_an_address_or_amount_is_no_call(classifier: Clas
     assert classifier.classify("3号楼2单元119门口堆满了杂物").urgency is not Urgency.URGENT
     assert classifier.classify("老人晕倒了 快打120").urgency is Urgency.URGENT
     assert classifier.classify("楼下有人打架 报110了").urgency is Urgency.URGENT
+
+
+def test_a_parent_not_answering_is_urgent_in_english_too(classifier: Classifier) -> None:
+    assert classifier.classify("my mom is not answering her phone since this morning"
+                               ).urgency is Urgency.URGENT
+    assert classifier.classify("the hotline is not answering").urgency is not Urgency.URGENT

@@ -201,3 +201,8 @@ def test_a_deployment_can_name_its_own_category_model_or_turn_it_off(tmp_path: P
 
 def _category_model_from(folder: Path) -> CategoryModel:
     return CategoryModel.load(folder / "cats.json")
+
+
+def test_latin_letters_count_as_words_and_end_the_runs_around_them() -> None:
+    assert features("电梯stuck了", 2) == {"电", "梯", "了", "电梯", "stuck"}
+    assert features("gas smell") == {"gas", "smell"}
