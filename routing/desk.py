@@ -942,7 +942,7 @@ class Desk:
         request.duplicate_of = original.id
         await self.move(uow, request, State.MERGED, "system", None, SYSTEM.name, "linked",
                         f"#{original.id}")
-        linked = len(await uow.requests.linked_to(original.id))
+        linked = await uow.requests.count_linked_to(original.id)
         view = await request_view(uow, request, self.taxonomy)
         notify = Notifier(uow, self.clock)
         await notify.resident(request, Notice.LINKED_RESIDENT, view, keyboard=Keyboard.RESIDENT,

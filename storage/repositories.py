@@ -73,6 +73,11 @@ class RequestRepository:
         query = select(Request).where(Request.duplicate_of == original_id).order_by(Request.id)
         return (await self.session.execute(query)).scalars().all()
 
+    async def count_linked_to(self, original_id: int) -> int:
+        """How many requests are linked to `original_id` (without loading them)."""
+        query = select(func.count()).where(Request.duplicate_of == original_id)
+        return int((await self.session.execute(query)).scalar_one())
+
     async def corrections(self) -> Sequence[tuple[str, str]]:
         """(request text, correction note) for every recorded category correction."""
         query = (
