@@ -259,9 +259,9 @@ class Desk:
                        if s.role == "worker"]
             submitted = []
             for kept in await uow.residents.take_pending(person.telegram_id):
-                request = await self._create(uow, resident, Incoming.from_payload(kept.payload),
+                _, view = await self._create(uow, resident, Incoming.from_payload(kept.payload),
                                              kept.source_update_id)
-                submitted.append(await request_view(uow, request, self.taxonomy))
+                submitted.append(view)
             await uow.commit()
             return BindOutcome(
                 refusal=None, building=building.name, community=community,
@@ -312,8 +312,7 @@ class Desk:
                     await uow.commit()
                     return Outcome(view=view, state=latest.state,
                                    info={"merged_into": latest.id})
-            request = await self._create(uow, resident, incoming, update_id)
-            view = await request_view(uow, request, self.taxonomy)
+            request, view = await self._create(uow, resident, incoming, update_id)
             await uow.commit()
             return Outcome(view=view, state=request.state)
 
@@ -863,8 +862,11 @@ class Desk:
         return resident
 
     async def _create(self, uow: UnitOfWork, resident: Resident, incoming: Incoming,
-                      update_id: int | None = None) -> Request:
-        """Store, classify and route a request, and queue who must hear of it."""
+                      update_id: int | None = None) -> tuple[Request, RequestView]:
+        """Store, classify and route a request, and queue who must hear of it.
+
+        Returns the request and its view as it was queued (nothing changes it after that).
+        """
         assert resident.building_code is not None
         building = await uow.organisation.building(resident.building_code)
         assert building is not None
@@ -905,8 +907,7 @@ class Desk:
                           f"{verdict.confidence:.2f} {' '.join(verdict.matched)}".strip()
                           + (f" 模型判紧急{by_model:.2f}" if by_model is not None else ""))
         if original is not None:
-            await self._link(uow, request, original)
-            return request
+            return request, await self._link(uow, request, original)
         view = await request_view(uow, request, self.taxonomy)
         notify = Notifier(uow, self.clock)
         await notify.resident(request, Notice.SUBMITTED, view, keyboard=Keyboard.RESIDENT)
@@ -915,7 +916,7 @@ class Desk:
         notify.staff(await notify.holders(request), Notice.ASSIGNED, view,
                      keyboard=Keyboard.WORKER, priority=priority_for(request),
                      with_attachments=True, model_alarm=by_model is not None)
-        return request
+        return request, view
 
     async def _duplicate_target(self, uow: UnitOfWork, request: Request) -> Request | None:
         """An open request of the same grid and category that this one repeats, if any.
@@ -937,8 +938,10 @@ class Desk:
             return None
         return await uow.requests.get(best)
 
-    async def _link(self, uow: UnitOfWork, request: Request, original: Request) -> None:
-        """Join a duplicate to the original: one worker's job, every reporter answered."""
+    async def _link(self, uow: UnitOfWork, request: Request, original: Request) -> RequestView:
+        """Join a duplicate to the original: one worker's job, every reporter answered.
+
+        Returns the duplicate's view, as its messages show it."""
         request.duplicate_of = original.id
         await self.move(uow, request, State.MERGED, "system", None, SYSTEM.name, "linked",
                         f"#{original.id}")
@@ -951,6 +954,7 @@ class Desk:
         notify.staff(people, Notice.LINKED, view, keyboard=Keyboard.LINKED,
                      priority=priority_for(original), with_attachments=True,
                      original=original.id, reporters=linked + 1)
+        return view
 
     @refusable
     async def unlink(self, person: Person, number: int) -> Outcome:
