@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message, TelegramObject, User
 
 from handlers.callbacks import PageCB
+from handlers.magic import Magic
 from handlers.render import Renderer, choices_keyboard
 from handlers.texts import lang_of, t
 from routing.desk import Desk, Person
@@ -53,7 +54,7 @@ async def timeline_page(query: CallbackQuery, callback_data: PageCB, person: Per
             await query.message.edit_text(text, reply_markup=keyboard)
 
 
-@router.message(F.chat.type != "private")
+@router.message(Magic(F.chat.type != "private"))
 async def in_group(message: Message, lang: str = "zh") -> None:
     if message.text and message.text.startswith("/"):
         await message.reply(t("group_chat", lang))
@@ -155,12 +156,12 @@ async def on_error(event: ErrorEvent) -> bool:
 fallback = Router(name=f"{__name__}.fallback")
 
 
-@fallback.message(F.text.startswith("/"))
+@fallback.message(Magic(F.text.startswith("/")))
 async def unknown_command(message: Message, lang: str = "zh") -> None:
     await message.answer(t("unknown_command", lang))
 
 
-@fallback.message(F.sticker)
+@fallback.message(Magic(F.sticker))
 async def sticker(message: Message, lang: str = "zh") -> None:
     await message.answer(t("sticker", lang))
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, Update
 
 from handlers.callbacks import BuildingCB, CommunityCB, ForgetCB, RateCB, Rating, RequestCB
 from handlers.common import bind_and_report
+from handlers.magic import Magic
 from handlers.refusals import refusal_text
 from handlers.render import Renderer, choices_keyboard, fit, forget_keyboard, holder_label
 from handlers.texts import STATES, pick, t
@@ -85,7 +86,7 @@ async def rated(query: CallbackQuery, callback_data: RateCB, person: Person, lan
         await query.message.answer(t("rated_thanks", lang, n=number))
 
 
-@router.message(ResidentForm.dissatisfied, F.text & ~F.text.startswith("/"))
+@router.message(StateFilter(ResidentForm.dissatisfied), Magic(F.text & ~F.text.startswith("/")))
 async def dissatisfied_reason(message: Message, person: Person, lang: str, desk: Desk,
                               state: FSMContext, event_update: Update | None = None) -> None:
     number = int((await state.get_data()).get("number", 0))
@@ -192,13 +193,13 @@ async def show(message: Message, person: Person, lang: str, desk: Desk, renderer
     await message.answer(text, reply_markup=keyboard)
 
 
-@router.message(F.forward_origin)
+@router.message(Magic(F.forward_origin))
 async def forwarded(message: Message, lang: str) -> None:
     await message.answer(t("forwarded", lang))
 
 
-@router.message(F.text & ~F.text.startswith("/") | F.photo | F.voice | F.location | F.document
-                | F.video)
+@router.message(Magic(F.text & ~F.text.startswith("/") | F.photo | F.voice | F.location
+                       | F.document | F.video))
 async def incoming(message: Message, person: Person, lang: str, desk: Desk,
                    event_update: Update | None = None, first_delivery: bool = False) -> None:
     """A resident's message: a detail for the request it replies to, or a new request."""

@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from handlers.callbacks import CorrectCB, DecideCB, ExtendCB, GridCB, RequestCB, UrgeCB
+from handlers.magic import Magic
 from handlers.refusals import refusal_text
 from handlers.render import (
     EXTENSION_LENGTHS,
@@ -221,7 +222,7 @@ async def extension_decided(query: CallbackQuery, callback_data: DecideCB, perso
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.message(StaffForm.note, F.text & ~F.text.startswith("/"))
+@router.message(StateFilter(StaffForm.note), Magic(F.text & ~F.text.startswith("/")))
 async def note_typed(message: Message, person: Person, lang: str, desk: Desk,
                      state: FSMContext) -> None:
     data = await state.get_data()
@@ -251,7 +252,7 @@ async def note_typed(message: Message, person: Person, lang: str, desk: Desk,
             pass
 
 
-@router.message(StaffForm.note)
+@router.message(StateFilter(StaffForm.note))
 async def note_not_text(message: Message, lang: str) -> None:
     await message.answer(t("refuse_empty", lang))
 
@@ -298,7 +299,7 @@ async def undelivered(message: Message, person: Person, lang: str, desk: Desk,
     await message.answer(fit("\n".join(lines)))
 
 
-@router.message(~F.text.startswith("/"))
+@router.message(Magic(~F.text.startswith("/")))
 async def plain_text(message: Message, lang: str) -> None:
     """Text, photos, voice or locations from a staff account are not a resident's request."""
     await message.answer(t("staff_plain_text", lang))
