@@ -936,7 +936,7 @@ class Desk:
                 best, score = number, alike
         if best is None or score < linking.similarity:
             return None
-        return await uow.requests.get(best)
+        return await uow.requests.get(best, attachments=False)  # _link reads none of them
 
     async def _link(self, uow: UnitOfWork, request: Request, original: Request) -> RequestView:
         """Join a duplicate to the original: one worker's job, every reporter answered.

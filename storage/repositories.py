@@ -10,6 +10,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from storage.models import (
     Alarm,
@@ -49,8 +50,13 @@ class RequestRepository:
         await self.session.flush()
         return request
 
-    async def get(self, request_id: int, *, for_update: bool = False) -> Request | None:
+    async def get(self, request_id: int, *, for_update: bool = False,
+                  attachments: bool = True) -> Request | None:
+        """`attachments=False` when the caller does not look at them: they are otherwise
+        loaded with the request (a second statement); touching them then raises."""
         query = select(Request).where(Request.id == request_id)
+        if not attachments:
+            query = query.options(raiseload(Request.attachments))
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
