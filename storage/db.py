@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,7 +26,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite with WAL, a busy timeout and write-first transactions."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        return _pinged(create_async_engine(url, **kwargs))
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +54,35 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _pinged(engine: AsyncEngine) -> AsyncEngine:
+    """Test each pooled PostgreSQL connection before it is handed out; a dead one (the server
+    restarted, a proxy dropped it) empties the pool and a fresh connection is used instead.
+
+    What `pool_pre_ping=True` does, in one round trip instead of three: SQLAlchemy's asyncpg
+    ping wraps its `;` in BEGIN and ROLLBACK (for PgBouncer's transaction mode, which asyncpg's
+    prepared statements do not work with anyway), and a unit of work checks out a connection
+    at least once per update. A connection just opened is not pinged, as with pre-ping.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _opened(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return
+        try:
+            dbapi_connection.run_async(lambda connection: connection.fetchrow(";"))
+        except Exception as error:  # not cancellation: that is a BaseException
+            raise exc.InvalidatePoolError(f"ping failed: {error!r}") from error
+
+    return engine
+
+
+_FRESH = "huying_fresh"
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
