@@ -370,12 +370,15 @@ class Classifier:
             sources.append((self._model_weight, self._category_model.scores(text)))
         if self._ngrams is not None:
             sources.append((self._example_weight, self._ngrams.scores(text)))
-        known = [(weight, {cid: gap for cid, gap in gaps.items() if cid in self._category_order})
-                 for weight, gaps in sources]
-        known = [(weight, gaps) for weight, gaps in known if gaps]
         learnt: dict[str, float] = {}
-        for cid in {cid for _, gaps in known for cid in gaps}:
-            learnt[cid] = sum(weight * gaps.get(cid, min(gaps.values())) for weight, gaps in known)
+        for weight, gaps in sources:
+            gaps = {cid: gap for cid, gap in gaps.items() if cid in self._category_order}
+            if not gaps:
+                continue
+            # A category one source does not know counts as that source's least likely one.
+            floor, before = min(gaps.values()), min(learnt.values(), default=0.0)
+            for cid in learnt.keys() | gaps.keys():
+                learnt[cid] = learnt.get(cid, before) + weight * gaps.get(cid, floor)
         return learnt
 
     def _plain_question(self, cues: dict[str, float]) -> bool:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
 DEFAULT_THRESHOLD: Final = 0.4
 """Probability from which the urgency model calls a message urgent. Below one half because a
@@ -77,9 +77,41 @@ def _logistic(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+class _Stored:
+    """Reading a model: from a deployment's file, or the one shipped in routing/data."""
+
+    __slots__ = ()
+    SHIPPED: ClassVar[str]
+    """The shipped model's file name in routing/data."""
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        return cls.from_json(path.read_text(encoding="utf-8"), str(path))
+
+    @classmethod
+    def default(cls) -> Self:
+        """The model shipped in routing/data (read once)."""
+        model = _shipped.get(cls.SHIPPED)
+        if model is None:
+            text = resources.files("routing").joinpath(f"data/{cls.SHIPPED}").read_text(
+                encoding="utf-8")
+            model = _shipped[cls.SHIPPED] = cls.from_json(text, f"routing/data/{cls.SHIPPED}")
+        assert isinstance(model, cls)
+        return model
+
+
+_shipped: dict[str, _Stored] = {}
+
+
 @dataclass(frozen=True, slots=True)
-class UrgencyModel:
+class UrgencyModel(_Stored):
     """Weights per feature and a bias; `probability` is the logistic of their sum."""
+
+    SHIPPED: ClassVar[str] = "urgency_model.json"
 
     weights: Mapping[str, float]
     bias: float
@@ -117,24 +149,12 @@ class UrgencyModel:
                    threshold=float(data.get("threshold", DEFAULT_THRESHOLD)),
                    trained_on=int(data.get("trained_on", 0)), ngram=_ngram(data, source))
 
-    @classmethod
-    def load(cls, path: Path) -> UrgencyModel:
-        return cls.from_json(path.read_text(encoding="utf-8"), str(path))
-
-    @classmethod
-    def default(cls) -> UrgencyModel:
-        """The model shipped in routing/data."""
-        if "urgency" not in _shipped:
-            _shipped["urgency"] = cls.from_json(_packaged("urgency_model.json"),
-                                                "routing/data/urgency_model.json")
-        model = _shipped["urgency"]
-        assert isinstance(model, UrgencyModel)
-        return model
-
 
 @dataclass(frozen=True, slots=True)
-class CategoryModel:
+class CategoryModel(_Stored):
     """Per feature, a weight for each category it speaks for; `scores` is a softmax."""
+
+    SHIPPED: ClassVar[str] = "category_model.json"
 
     weights: Mapping[str, Mapping[str, float]]
     bias: Mapping[str, float]
@@ -185,20 +205,6 @@ class CategoryModel:
                             for f, row in weights.items()},
                    bias={str(c): float(b) for c, b in bias.items()},
                    trained_on=int(data.get("trained_on", 0)), ngram=_ngram(data, source))
-
-    @classmethod
-    def load(cls, path: Path) -> CategoryModel:
-        return cls.from_json(path.read_text(encoding="utf-8"), str(path))
-
-    @classmethod
-    def default(cls) -> CategoryModel:
-        """The model shipped in routing/data."""
-        if "category" not in _shipped:
-            _shipped["category"] = cls.from_json(_packaged("category_model.json"),
-                                                 "routing/data/category_model.json")
-        model = _shipped["category"]
-        assert isinstance(model, CategoryModel)
-        return model
 
 
 # ----- training -------------------------------------------------------------------------------
@@ -285,13 +291,6 @@ def train_categories(
 
 
 # ----- stored form ----------------------------------------------------------------------------
-
-_shipped: dict[str, UrgencyModel | CategoryModel] = {}
-
-
-def _packaged(name: str) -> str:
-    return resources.files("routing").joinpath(f"data/{name}").read_text(encoding="utf-8")
-
 
 def _dump(data: dict[str, Any]) -> str:
     """JSON with one feature's weights per line, so that a retrained model diffs readably."""
