@@ -114,14 +114,14 @@ async def add_staff(bot: Harness, *telegram_ids: int) -> None:
 
 
 async def bind_resident(bot: Harness, resident: int, code: str = "SY-1", name: str = "王阿姨",
-                        language_code: str = "zh-hans") -> JsonDict:
+                        language_code: str = "zh-hans", timeout: float = 10.0) -> JsonDict:
     """A resident opens the building's QR link; returns the bot's confirmation."""
     client = bot.client
     await client.add_user(resident, name, language_code=language_code)
     after = await last_id(client, resident)
     await client.send(resident, f"/start {code}")
     fragment = "Registered at" if language_code.startswith("en") else "已登记"
-    return await client.wait_for_message(resident, fragment, after=after)
+    return await client.wait_for_message(resident, fragment, after=after, timeout=timeout)
 
 
 @dataclass
