@@ -68,6 +68,9 @@ class App:
         # A safety net: even if a wake-up is missed, the outbox is looked at regularly.
         self.scheduler.add_job(self._wake_sender, "interval", seconds=5, id="outbox-sweep",
                                replace_existing=True)
+        # And updates a standby announced while the leader missed it are handled in time.
+        self.scheduler.add_job(self.intake.dispatch_pending, "interval", seconds=30,
+                               id="inbox-sweep", replace_existing=True, coalesce=True)
         self.timers.start()
         self.scheduler.start()
 
@@ -180,16 +183,18 @@ async def build_app(
     dispatcher.include_router(build_router())
     dispatcher["desk"] = desk
     dispatcher["renderer"] = renderer
+    # On PostgreSQL several processes may run; the one holding the lease leads: it handles
+    # updates, keeps time and sends (storage/lease.py). The others record and stand by.
+    lease = None if is_sqlite(settings.db_url) else AdvisoryLease(engine)
     # On SQLite only this process sends, so a claim left by a crash is stale at once.
-    # On PostgreSQL several processes may run; the one holding the lease sends (storage/lease).
     sender = OutboxSender(bot, uow, renderer, clock, batch=settings.sender_batch,
-                          stale_claim_s=0 if lock is not None else STALE_CLAIM_S,
-                          lease=None if is_sqlite(settings.db_url) else AdvisoryLease(engine))
+                          stale_claim_s=0 if lock is not None else STALE_CLAIM_S, lease=lease)
+    intake = DurableIntake(bot, dispatcher, uow, clock, lease=lease)
     scheduler = AsyncIOScheduler(timezone=config.timezone)
-    timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk))
+    timers = Timers(scheduler, Clockwork(desk), DailyDigest(desk), leading=lambda: intake.leading)
     woken.append(lambda work: sender.wake() if work.queued_messages else None)
     woken.append(lambda work: timers.consider(work.earliest_step))
-    intake = DurableIntake(bot, dispatcher, uow, clock)
+    sender.on_lead += [intake.dispatch_pending, timers.wake_job]
     return App(settings=settings, config=config, engine=engine, desk=desk, bot=bot,
                dispatcher=dispatcher, sender=sender, scheduler=scheduler, timers=timers,
                intake=intake, uow=uow, lock=lock)

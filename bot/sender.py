@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -155,6 +155,8 @@ class OutboxSender:
         self.request_timeout = request_timeout
         self.max_backoff_s = max_backoff_s
         self.lease = lease
+        # Run each time this process starts to lead (several processes: see storage/lease).
+        self.on_lead: list[Callable[[], Awaitable[object]]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._lanes: dict[int, _Lane] = {}
@@ -187,6 +189,7 @@ class OutboxSender:
                 if not leading:
                     leading = True
                     await self.recover()
+                    await self._took_the_lead()
                 self._wake.clear()
                 try:
                     await self._fill()
@@ -201,6 +204,13 @@ class OutboxSender:
             await self._finish_lanes()
             if self.lease is not None:
                 await self.lease.release()
+
+    async def _took_the_lead(self) -> None:
+        for hook in self.on_lead:
+            try:
+                await hook()
+            except Exception:  # each has a safety sweep of its own
+                log.exception("starting to lead: %s failed", hook)
 
     async def _lead(self, leading: bool) -> bool:
         if self.lease is None:

@@ -3,12 +3,16 @@
 The database holds every deadline; the scheduler only decides when to look. One job is
 re-armed for the nearest step after each sweep and after each commit; an interval job sweeps
 anyway, so a missed wake-up costs at most SAFETY_SWEEP_S of delay, never a step.
+
+Of several processes on one database only the leader keeps time (storage/lease.py); a new
+leader sweeps at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,10 +32,11 @@ class Timers:
     """The program's sense of time: runs the clockwork and the digest when they are due."""
 
     def __init__(self, scheduler: AsyncIOScheduler, clockwork: Clockwork,
-                 digest: DailyDigest) -> None:
+                 digest: DailyDigest, leading: Callable[[], bool] = lambda: True) -> None:
         self.scheduler = scheduler
         self.clockwork = clockwork
         self.digest = digest
+        self.leading = leading
         self._lock = asyncio.Lock()
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,6 +96,8 @@ class Timers:
 
     async def tick(self) -> None:
         """Fire what is due (again while wake-ups arrive), then arm the next wake-up."""
+        if not self.leading():
+            return
         async with self._lock:
             self._again = True
             while self._again:
@@ -107,12 +114,16 @@ class Timers:
         await self.rearm()
 
     async def daily(self) -> None:
+        if not self.leading():
+            return
         day = self.digest.due_day(self.clockwork.clock())
         if day is not None:
             await self.digest.run(day)
 
     async def housekeeping(self) -> None:
         """Nightly: drop delivered messages after 30 days and handled updates after 7."""
+        if not self.leading():
+            return
         now = self.clockwork.clock()
         async with self.clockwork.desk.uow() as uow:
             sent = await uow.outbox.purge_finished(now - OUTBOX_KEEP)
@@ -121,6 +132,8 @@ class Timers:
         log.info("housekeeping: removed %s old messages and %s old updates", sent, updates)
 
     async def audit(self) -> None:
+        if not self.leading():
+            return
         problems = await self.clockwork.audit_and_alarm()
         if problems:
             log.error("audit: %s request(s) have no future step: %s", len(problems),

@@ -1,17 +1,20 @@
-"""Which of several processes on one PostgreSQL database is the one that sends.
+"""Which of several processes on one PostgreSQL database is the one that leads.
 
-Telegram's limits are per bot, and a limiter lives in one process: two processes draining
-the outbox would each keep to 30 messages a second and together send 60. So one process
-holds the sending lease, a PostgreSQL session advisory lock, and the others stand by. The
-lock belongs to a database connection: if the holder dies, or its connection does, the
-server releases it and a standby takes over at its next try.
+Telegram's limits are per bot, and a limiter lives in one process: two processes sending
+would each keep to 30 messages a second and together send 60. So one process holds the
+lease, a PostgreSQL session advisory lock, and does everything that talks to Telegram: it
+handles the updates, keeps time and sends. The others record the webhook calls they receive
+and tell the leader of them (NOTIFY, heard on the lease's own connection), and stand by. The
+lock belongs to a database connection: if the leader dies, or its connection does, the server
+releases it and a standby takes over at its next try.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SENDER_LOCK: Final = 0x68757969  # "huyi": the advisory lock key of the sending lease
 CHECK_EVERY_S: Final = 10.0
+INBOX_CHANNEL: Final = "huying_inbox"  # NOTIFY payload: update ids a standby recorded
 
 
 class AdvisoryLease:
@@ -32,6 +36,15 @@ class AdvisoryLease:
         self.check_every_s = check_every_s
         self._connection: AsyncConnection | None = None
         self._checked = 0.0
+        self._listeners: dict[str, Callable[[str], None]] = {}
+
+    def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """While this process holds the lease, call `callback(payload)` on each NOTIFY.
+
+        A standby hears nothing: what it misses, the new leader reads from the database when
+        it takes over.
+        """
+        self._listeners[channel] = callback
 
     @property
     def held(self) -> bool:
@@ -62,9 +75,20 @@ class AdvisoryLease:
         if not taken:
             await connection.close()
             return False
+        try:
+            await self._attach_listeners(connection)
+        except Exception:
+            await connection.close()  # closing the connection releases the lock
+            raise
         self._connection, self._checked = connection, time.monotonic()
-        log.info("this process now sends the outbox")
+        log.info("this process now leads: it handles updates, keeps time and sends")
         return True
+
+    async def _attach_listeners(self, connection: AsyncConnection) -> None:
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        for channel, callback in self._listeners.items():
+            await driver.add_listener(
+                channel, lambda _conn, _pid, _channel, payload, react=callback: react(payload))
 
     async def release(self) -> None:
         if self._connection is None:

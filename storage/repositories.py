@@ -528,6 +528,9 @@ class RunRepository:
             row.fingerprint, row.at = fingerprint, at
 
 
+ANNOUNCE_CHUNK = 500  # update ids of up to 12 digits and a comma: 6,500 bytes
+
+
 class InboxRepository:
     """Telegram updates as they arrived, until they are handled."""
 
@@ -546,14 +549,30 @@ class InboxRepository:
         result = await self.session.execute(statement.returning(InboxUpdate.update_id))
         return set(result.scalars().all())
 
-    async def pending(self, limit: int = 500) -> Sequence[InboxUpdate]:
+    async def pending_ids(self) -> list[int]:
+        """Every recorded update not yet handled, oldest first."""
         query = (
-            select(InboxUpdate)
+            select(InboxUpdate.update_id)
             .where(InboxUpdate.status == "pending")
             .order_by(InboxUpdate.update_id)
-            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars().all())
+
+    async def pending_of(self, update_ids: Sequence[int]) -> Sequence[InboxUpdate]:
+        """Those of these updates that are still to be handled, oldest first."""
+        query = (
+            select(InboxUpdate)
+            .where(InboxUpdate.update_id.in_(update_ids), InboxUpdate.status == "pending")
+            .order_by(InboxUpdate.update_id)
         )
         return (await self.session.execute(query)).scalars().all()
+
+    async def announce(self, channel: str, update_ids: Sequence[int]) -> None:
+        """PostgreSQL: tell whoever listens on `channel`, when this transaction commits, which
+        updates were recorded. A NOTIFY payload holds under 8,000 bytes: long lists are cut."""
+        for start in range(0, len(update_ids), ANNOUNCE_CHUNK):
+            payload = ",".join(map(str, update_ids[start:start + ANNOUNCE_CHUNK]))
+            await self.session.execute(select(func.pg_notify(channel, payload)))
 
     async def count_pending(self) -> int:
         query = select(func.count()).where(InboxUpdate.status == "pending")

@@ -1,25 +1,35 @@
-"""Several processes on one PostgreSQL database: one of them sends, the others stand by.
+"""Several processes on one PostgreSQL database: one of them leads, the others stand by.
 
 Telegram's limits are per bot and each process's limiter only knows its own calls, so only
-the holder of the sending lease (a session advisory lock, storage/lease.py) drains the
-outbox. When it goes away, another takes over.
+the holder of the lease (a session advisory lock, storage/lease.py) talks to Telegram: it
+handles the updates, keeps time and drains the outbox. A standby records the webhook calls
+it receives and announces them to the leader. When the leader goes away, another takes over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
+from typing import Any
 
+import aiohttp
 import pytest
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from aiohttp import web
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.emulator import BotApiEmulator
 from bot.emulator_client import EmulatorClient
+from bot.limiter import COUNTED_METHODS
 from bot.settings import Settings, example_config
+from bot.webhook import SECRET_HEADER, webhook_app
 from routing.desk import Incoming, Person
 from storage.db import create_engine
 from storage.lease import AdvisoryLease
+from storage.models import Request
 
 pytestmark = pytest.mark.postgres
 RESIDENT = 6401
@@ -91,5 +101,119 @@ async def test_only_one_process_sends_and_another_takes_over(
     finally:
         await first.close()
         await second.close()
+        await client.close()
+        await emulator.stop()
+
+
+class _CountPosts(BaseRequestMiddleware):
+    """Counts the calls of one process that post a message (they count towards the limits)."""
+
+    def __init__(self) -> None:
+        self.posted = 0
+
+    async def __call__(self, make_request: Any, bot: Any, method: Any) -> Any:
+        if method.__api_method__ in COUNTED_METHODS:
+            self.posted += 1
+        return await make_request(bot, method)
+
+
+async def _serve(app: App) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(webhook_app(app.intake, "/hook", "secret-of-this-bot"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+
+
+def _update(update_id: int, user: int, text_: str) -> dict[str, Any]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text_,
+        "chat": {"id": user, "type": "private", "first_name": "居民"},
+        "from": {"id": user, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"},
+    }}
+
+
+async def _post_all(updates: list[tuple[str, dict[str, Any]]]) -> None:
+    async with aiohttp.ClientSession() as http:
+        async def one(url: str, update: dict[str, Any]) -> None:
+            async with http.post(url, json=update,
+                                 headers={SECRET_HEADER: "secret-of-this-bot"}) as response:
+                assert response.status == 200
+
+        await asyncio.gather(*(one(url, update) for url, update in updates))
+
+
+async def _until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def test_webhook_calls_to_a_standby_are_answered_by_the_leader_within_the_limits(
+    database_url: str,
+) -> None:
+    """Two processes behind one webhook address, Telegram's limits enforced: every update,
+    whichever process it reached, is handled once, by the leader, and the bot as a whole keeps
+    the limits. Before the standby only recorded, each process answered its own share, each
+    at 30 a second: twice what Telegram allows."""
+    _postgres_only(database_url)
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    client = EmulatorClient(url)
+    settings = Settings(telegram_token=SecretStr(emulator.token), telegram_api_url=url,
+                        database_url=database_url, config=example_config())
+    leader, standby = await build_app(settings), await build_app(settings)
+    counts = {}
+    for name, app in (("leader", leader), ("standby", standby)):
+        counts[name] = _CountPosts()
+        app.bot.session.middleware(counts[name])
+    runners: list[web.AppRunner] = []
+    residents = list(range(6500, 6560))
+    try:
+        for uid in residents:
+            await client.add_user(uid, str(uid))
+            await leader.desk.bind(Person(uid, "居民"), "SY-1")
+        await client.set_faults(enforce_limits=True)
+        await leader.start_background()
+        assert leader.sender.lease is not None and standby.sender.lease is not None
+        await _until(lambda: leader.sender.lease.held, 10, "the first process never led")
+        await standby.start_background()
+        for app in (leader, standby):
+            runner, hook = await _serve(app)
+            runners.append(runner)
+        hooks = [f"http://127.0.0.1:{r.addresses[0][1]}/hook" for r in runners]
+        # Each resident asks for help (a direct reply) and reports something, at once, half
+        # of the calls reaching each process.
+        updates = []
+        for n, uid in enumerate(residents):
+            updates.append((hooks[n % 2], _update(900_000 + 2 * n, uid, "/help")))
+            updates.append((hooks[(n + 1) % 2], _update(900_001 + 2 * n, uid, f"{n}号路灯不亮")))
+        await _post_all(updates)
+        for uid in residents:
+            await client.wait_for_message(uid, "使用说明", timeout=60)
+            await client.wait_for_message(uid, "已收到您的诉求", timeout=60)
+        async with leader.uow() as uow:
+            made = Counter((await uow.session.execute(
+                select(Request.resident_id))).scalars().all())
+        assert made == Counter(residents), "one request per resident, whoever received it"
+        assert not standby.sender.lease.held
+        assert counts["standby"].posted == 0, "a standby talks to nobody"
+        assert await client.violations() == []
+
+        await leader.close()  # the leader goes; the standby takes over and finds the rest
+        late = residents[0]
+        seen = max(m["message_id"] for m in await client.bot_messages(late))
+        await _post_all([(hooks[1], _update(901_000, late, "三单元的门禁刷不开了"))])
+        await client.wait_for_message(late, "已收到您的诉求", after=seen, timeout=30)
+        assert standby.sender.lease.held
+        async with standby.uow() as uow:
+            total = (await uow.session.execute(select(func.count(Request.id)))).scalar_one()
+        assert total == len(residents) + 1
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+        await leader.close()
+        await standby.close()
         await client.close()
         await emulator.stop()
