@@ -13,6 +13,11 @@ It can be made hostile (``POST /control/faults``, see ``FaultPlan``): enforce Te
 limits with 429 answers, fail a share of calls with 5xx, hold them past the bot's timeout, or
 drop the connection. ``GET /control/violations`` lists every posting call that broke a limit
 while limits were enforced, ``GET /control/stats`` counts what happened.
+
+Besides each user's private chat there are groups (``POST /control/groups``, negative ids) in
+which members write (``POST /control/groups/{chat_id}/messages``) and the bot posts. The bot is
+in privacy mode, as getMe says: unless it is a group admin, it gets only commands (bare or
+addressed to it) and replies to its own messages.
 """
 
 from __future__ import annotations
@@ -245,6 +250,8 @@ class BotApiEmulator:
             ("POST", "callback", self._control_callback),
             ("POST", "press", self._control_press),
             ("POST", "block", self._control_block),
+            ("POST", "groups", self._control_groups),
+            ("POST", "groups/{chat_id}/messages", self._control_group_messages),
             ("GET", "chats/{chat_id}/messages", self._control_chat_messages),
             ("GET", "callback_answers/{query_id}", self._control_callback_answer),
             ("GET", "pending_updates", self._control_pending_updates),
@@ -352,7 +359,8 @@ class BotApiEmulator:
         return _api_response(error=ApiError(404, "Not Found"))
 
     def _chat(self, params: Params, *, sending: bool = True) -> ChatLog:
-        """The private chat named by chat_id; enforces "chat not found" and blocked users."""
+        """The private chat or group named by chat_id; enforces "chat not found" and blocked
+        users."""
         raw = params.values.get("chat_id")
         if raw is None or raw == "":
             raise bad_request("chat_id is empty")
@@ -797,7 +805,70 @@ class BotApiEmulator:
         """POST /control/messages: the user sends something; queues a message update."""
         body = await self._body(request)
         user = self._user(body.get("user_id"))
-        chat = self.state.open_chat(user)
+        message = self._user_message(user, self.state.open_chat(user), body)
+        self.state.queue_update("message", message.payload)
+        return message.payload
+
+    async def _control_groups(self, request: web.Request) -> JsonDict:
+        """POST /control/groups: create or update a group with the bot in it.
+
+        Body: id (negative int), title, type ("group" or "supergroup"), members (user ids,
+        registered first) and bot_is_admin (an admin bot sees every message).
+        """
+        body = await self._body(request)
+        chat_id, title, members = body.get("id"), body.get("title"), body.get("members", [])
+        if not isinstance(chat_id, int) or not title:
+            raise ControlError(400, "id (negative int) and title are required")
+        if not isinstance(members, list) or not all(isinstance(m, int) for m in members):
+            raise ControlError(400, "members must be a list of user ids")
+        try:
+            group = self.state.add_group(chat_id, str(title), str(body.get("type", "group")),
+                                         set(members),
+                                         bot_is_admin=bool(body.get("bot_is_admin", False)))
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
+        return {"ok": True, "chat": group.chat, "members": sorted(group.members)}
+
+    async def _control_group_messages(self, request: web.Request) -> JsonDict:
+        """POST /control/groups/{chat_id}/messages: a member writes in a group (body as for
+        /control/messages); queues a message update if the bot's privacy mode lets it see it."""
+        body = await self._body(request)
+        try:
+            group = self.state.chats.get(int(request.match_info["chat_id"]))
+        except ValueError:
+            raise ControlError(400, "chat_id must be an integer") from None
+        if group is None or not group.is_group:
+            raise ControlError(404, f"unknown group {request.match_info['chat_id']}; "
+                                    "POST /control/groups first")
+        user = self._user(body.get("user_id"))
+        if user.id not in group.members:
+            raise ControlError(403, f"user {user.id} is not a member of group "
+                                    f"{group.chat['id']}")
+        message = self._user_message(user, group, body)
+        if self._bot_sees(group, message):
+            self.state.queue_update("message", message.payload)
+        else:
+            log.info("privacy mode: the bot does not see message %s in group %s",
+                     message.message_id, group.chat["id"])
+        return message.payload
+
+    def _bot_sees(self, group: ChatLog, message: StoredMessage) -> bool:
+        """Whether a bot in privacy mode gets a group message: all of them as an admin, else
+        commands (bare or /command@this_bot) and replies to its own messages."""
+        if group.bot_is_admin:
+            return True
+        replied = message.payload.get("reply_to_message") or {}
+        if (replied.get("from") or {}).get("id") == self.bot_user["id"]:
+            return True
+        entities = message.payload.get("entities") or []
+        if not any(e["type"] == "bot_command" and e["offset"] == 0 for e in entities):
+            return False
+        command = str(message.payload["text"]).split(maxsplit=1)[0]
+        _name, at, addressee = command.partition("@")
+        return not at or addressee.lower() == str(self.bot_user["username"]).lower()
+
+    def _user_message(self, user: EmuUser, chat: ChatLog, body: JsonDict) -> StoredMessage:
+        """Store what a user writes in a chat: content, reply_to_message_id, forward_from."""
         content = self._user_content(body)
         reply_to = None
         if body.get("reply_to_message_id") is not None:
@@ -808,11 +879,9 @@ class BotApiEmulator:
             origin = self._user(body["forward_from_user_id"]).to_api()
             content.update(forward_origin={"type": "user", "sender_user": origin, "date": now()},
                            forward_from=origin, forward_date=now())
-        message = self.state.add_message(chat, from_bot=False, content=content,
-                                         sender=user.to_api(), reply_to=reply_to,
-                                         raw_text=body.get("text") or body.get("caption"))
-        self.state.queue_update("message", message.payload)
-        return message.payload
+        return self.state.add_message(chat, from_bot=False, content=content,
+                                      sender=user.to_api(), reply_to=reply_to,
+                                      raw_text=body.get("text") or body.get("caption"))
 
     def _user_content(self, body: JsonDict) -> JsonDict:
         """Message fields for what a user sends: text, photo, voice, location or sticker."""
@@ -914,7 +983,8 @@ class BotApiEmulator:
         return {"ok": True, "blocked": blocked}
 
     async def _control_chat_messages(self, request: web.Request) -> list[JsonDict]:
-        """GET /control/chats/{chat_id}/messages: the transcript (?include_deleted=1)."""
+        """GET /control/chats/{chat_id}/messages: a private chat's or a group's transcript
+        (?include_deleted=1)."""
         try:
             chat = self.state.chats.get(int(request.match_info["chat_id"]))
         except ValueError:

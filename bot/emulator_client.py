@@ -105,6 +105,27 @@ class EmulatorClient:
         result: JsonDict = await self._request("POST", "messages", body)
         return result
 
+    async def add_group(self, chat_id: int, title: str, members: list[int],
+                        type: str = "group", *, bot_is_admin: bool = False) -> JsonDict:
+        """Create (or update) a group with the bot in it; chat_id is negative, type "group"
+        or "supergroup", members are registered user ids. The bot is in privacy mode: unless
+        bot_is_admin, it only sees commands and replies to its own messages. Returns the Chat."""
+        result = await self._request("POST", "groups", {
+            "id": chat_id, "title": title, "type": type, "members": members,
+            "bot_is_admin": bot_is_admin,
+        })
+        return dict(result["chat"])
+
+    async def send_to_group(self, chat_id: int, user_id: int, text: str | None = None,
+                            **extra: Any) -> JsonDict:
+        """A member writes in a group; extra as for send(). Returns the Telegram Message JSON
+        (the bot gets it as an update only if its privacy mode lets it see the message)."""
+        body: JsonDict = {"user_id": user_id, **extra}
+        if text is not None:
+            body["text"] = text
+        result: JsonDict = await self._request("POST", f"groups/{chat_id}/messages", body)
+        return result
+
     async def edit(self, user_id: int, message_id: int, text: str) -> None:
         """The user edits one of their messages (queues an edited_message update)."""
         await self._request("POST", "edit",
@@ -123,7 +144,8 @@ class EmulatorClient:
         return str(result["callback_query_id"])
 
     async def messages(self, chat_id: int) -> list[JsonDict]:
-        """Every live message in the chat, in order, from the user and the bot."""
+        """Every live message in the chat (a user's id, or a group's negative id), in order,
+        from the users and the bot."""
         result: list[JsonDict] = await self._request("GET", f"chats/{chat_id}/messages")
         return result
 

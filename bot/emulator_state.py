@@ -428,14 +428,25 @@ class StoredMessage:
         return view
 
 
+GROUP_TYPES = ("group", "supergroup")
+
+
 @dataclass
 class ChatLog:
-    """A private chat between one user and the bot: every message in order."""
+    """A chat the bot is in, every message in order: a private chat with one user, or a group
+    (negative id) whose members may write in it."""
 
     chat: JsonDict
     chat_instance: str
     messages: list[StoredMessage] = field(default_factory=list)
     next_message_id: int = 1
+    members: set[int] = field(default_factory=set)  # a group's users; empty for a private chat
+    bot_is_admin: bool = False  # an admin bot sees every group message, despite privacy mode
+
+    @property
+    def is_group(self) -> bool:
+        """Whether this is a group or supergroup rather than a private chat."""
+        return self.chat["type"] in GROUP_TYPES
 
     def find(self, message_id: int | None) -> StoredMessage | None:
         """The live (not deleted) message with this id, if any."""
@@ -705,6 +716,26 @@ class EmulatorState:
             self.chats[user.id] = ChatLog(chat=user.chat(),
                                           chat_instance=str(secrets.randbits(62)))
         return self.chats[user.id]
+
+    def add_group(self, chat_id: int, title: str, chat_type: str, members: set[int], *,
+                  bot_is_admin: bool = False) -> ChatLog:
+        """Create or update a group the bot is in; an existing group keeps its messages."""
+        if chat_id >= 0:
+            raise ValueError("a group's id must be negative")
+        if chat_type not in GROUP_TYPES:
+            raise ValueError(f"type must be one of {list(GROUP_TYPES)}")
+        unknown = sorted(members - set(self.users))
+        if unknown:
+            raise ValueError(f"unknown users {unknown}")
+        chat: JsonDict = {"id": chat_id, "type": chat_type, "title": title}
+        group = self.chats.get(chat_id)
+        if group is None:
+            group = self.chats[chat_id] = ChatLog(chat=chat,
+                                                  chat_instance=str(secrets.randbits(62)))
+        group.chat = chat
+        group.members = set(members)
+        group.bot_is_admin = bot_is_admin
+        return group
 
     def add_message(
         self, chat: ChatLog, *, from_bot: bool, content: JsonDict, sender: JsonDict | None = None,

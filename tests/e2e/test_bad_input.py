@@ -35,6 +35,7 @@ from tests.e2e.helpers import (
 RESIDENT = 5101
 OTHER_RESIDENT = 5102
 STRANGER = 5199  # someone whose message gets forwarded
+GROUP = -1005101  # a neighbours' group the bot was added to
 
 
 async def test_a_sticker_gets_a_friendly_hint_and_creates_no_request(bot: Harness) -> None:
@@ -401,8 +402,26 @@ async def test_accepting_a_resolved_request_is_refused_in_plain_words(bot: Harne
     assert "已经已" not in answer["text"], answer["text"]
 
 
-@pytest.mark.skip(reason="the Bot API emulator only has private chats (EmuUser.private_chat); "
-                  "a group message cannot be played")
 async def test_a_group_chat_message_is_not_taken_as_a_request(bot: Harness) -> None:
-    """Would send a text and a command in a group: the command gets group_chat, the text
-    nothing, and no request is created."""
+    """A text and a command in a group: the command gets group_chat, the text nothing, and no
+    request is created."""
+    c = bot.client
+    await add_staff(bot, CHEN_LIANG)
+    await bind_resident(bot, RESIDENT)  # in a private chat this text would become a request
+    await c.add_user(OTHER_RESIDENT, "李大爷", started=False)  # never opened the bot
+    # As an admin the bot sees every group message, not only commands (privacy mode).
+    await c.add_group(GROUP, "颂运水庭业主群", [RESIDENT, OTHER_RESIDENT], bot_is_admin=True)
+    worker_before = await last_id(c, CHEN_LIANG)
+    resident_before = await last_id(c, RESIDENT)
+
+    text = await c.send_to_group(GROUP, RESIDENT, "2号楼楼道灯坏了，晚上看不见")
+    command = await c.send_to_group(GROUP, RESIDENT, "/help")
+    answer = await c.wait_for_message(GROUP, "请私聊我", after=text["message_id"])
+    assert answer["reply_to_message_id"] == command["message_id"]
+
+    await bot.settle()
+    assert await bot_texts(c, GROUP) == [answer["text"]]  # nothing for the text
+    assert await request_count(bot) == 0
+    assert await bot.app.desk.my_requests(RESIDENT) == []
+    assert await bot_texts(c, CHEN_LIANG, after=worker_before) == []
+    assert await bot_texts(c, RESIDENT, after=resident_before) == []

@@ -19,6 +19,7 @@ from aiogram.exceptions import (
     TelegramConflictError,
     TelegramForbiddenError,
     TelegramNotFound,
+    TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
 from aiogram.methods import TelegramMethod
@@ -487,6 +488,91 @@ async def test_forged_callback_and_missing_button(client: EmulatorClient, bot: B
         await client.press(ALICE, sent.message_id, "Down")
     with pytest.raises(AssertionError, match="not answered"):
         await client.callback_answer(query_id, timeout=0.1)
+
+
+# --------------------------------------------------------------------------- groups
+
+GROUP = -1001234567890
+
+
+async def test_a_group_command_arrives_with_the_group_chat_and_the_bot_replies_there(
+    client: EmulatorClient, bot: Bot
+) -> None:
+    chat = await client.add_group(GROUP, "颂运水庭 邻里群", [ALICE, BOB], type="supergroup")
+    assert chat == {"id": GROUP, "type": "supergroup", "title": "颂运水庭 邻里群"}
+    sent = await client.send_to_group(GROUP, ALICE, "/help@huying_bot please")
+    updates = await bot.get_updates()
+    assert len(updates) == 1
+    message = updates[0].message
+    assert message is not None and message.message_id == sent["message_id"] == 1
+    assert (message.chat.id, message.chat.type, message.chat.title) == (
+        GROUP, "supergroup", "颂运水庭 邻里群")
+    assert message.from_user is not None and message.from_user.id == ALICE
+    assert message.entities is not None and message.entities[0].type == "bot_command"
+    assert message.entities[0].length == len("/help@huying_bot")
+
+    reply = await bot.send_message(GROUP, "请私聊我", reply_parameters=ReplyParameters(
+        message_id=message.message_id))
+    assert (reply.chat.id, reply.chat.type) == (GROUP, "supergroup")
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.message_id == sent["message_id"]
+    assert (await bot.get_chat(GROUP)).title == "颂运水庭 邻里群"
+    shown = await client.wait_for_message(GROUP, "请私聊我")
+    assert shown["chat_id"] == GROUP and shown["reply_to_message_id"] == sent["message_id"]
+    assert [(m["from_bot"], m["text"]) for m in await client.messages(GROUP)] == [
+        (False, "/help@huying_bot please"), (True, "请私聊我")]
+    assert await client.messages(ALICE) == []  # the private chat is untouched
+
+
+async def test_privacy_mode_hides_plain_group_texts_unless_the_bot_is_admin(
+    client: EmulatorClient, bot: Bot
+) -> None:
+    await client.add_group(GROUP, "Neighbours", [ALICE, BOB])
+    await client.send_to_group(GROUP, ALICE, "楼道灯坏了")
+    await client.send_to_group(GROUP, BOB, "/start@other_bot")
+    assert await bot.get_updates() == []
+    await client.send_to_group(GROUP, BOB, "/help")
+    posted = await bot.send_message(GROUP, "hello group")
+    await client.send_to_group(GROUP, ALICE, "thanks", reply_to_message_id=posted.message_id)
+    await client.add_group(GROUP, "Neighbours", [ALICE, BOB], bot_is_admin=True)
+    await client.send_to_group(GROUP, ALICE, "楼道灯又坏了")
+    updates = await bot.get_updates()
+    seen = [(u.message.chat.type, u.message.text) for u in updates if u.message]
+    assert seen == [("group", "/help"), ("group", "thanks"), ("group", "楼道灯又坏了")]
+    assert len(await client.messages(GROUP)) == 6  # the members still see every message
+
+
+async def test_unknown_groups_and_outsiders_are_refused(client: EmulatorClient, bot: Bot) -> None:
+    with pytest.raises(TelegramBadRequest, match="Bad Request: chat not found"):
+        await bot.send_message(-4242, "anyone?")
+    with pytest.raises(EmulatorClientError, match="unknown group"):
+        await client.send_to_group(-4242, ALICE, "hi")
+    await client.add_group(GROUP, "Neighbours", [ALICE])
+    with pytest.raises(EmulatorClientError, match="not a member"):
+        await client.send_to_group(GROUP, BOB, "let me in")
+    with pytest.raises(EmulatorClientError, match="negative"):
+        await client.add_group(4242, "Positive", [ALICE])
+    with pytest.raises(EmulatorClientError, match="type"):
+        await client.add_group(-4243, "Channel", [ALICE], type="channel")
+    with pytest.raises(EmulatorClientError, match="unknown users"):
+        await client.add_group(-4244, "Ghosts", [ALICE, 999])
+
+
+async def test_a_group_takes_twenty_messages_a_minute_then_429(
+    client: EmulatorClient, bot: Bot
+) -> None:
+    await client.add_group(GROUP, "Neighbours", [ALICE])
+    await client.set_faults(enforce_limits=True)
+    for n in range(20):  # well under the global 30 a second, so only the group limit bites
+        await bot.send_message(GROUP, f"notice {n}")
+    with pytest.raises(TelegramRetryAfter) as refused:
+        await bot.send_message(GROUP, "one too many")
+    assert 58 <= refused.value.retry_after <= 60
+    assert [(v["limit"], v["chat_id"]) for v in await client.violations()] == [("group", GROUP)]
+    assert len(await client.bot_messages(GROUP)) == 20
+    assert (await client.stats())["delivered"] == {GROUP: 20}
+    await client.send(ALICE, "hi")
+    await bot.send_message(ALICE, "a private chat has its own allowance")
 
 
 # --------------------------------------------------------------------------- client helpers
