@@ -7,13 +7,17 @@ check that something that should not change did not.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.emulator_client import EmulatorClient, JsonDict
 from bot.harness import Harness
+from bot.intake import DurableIntake
+from bot.webhook import webhook_app
 from storage.models import OutboxMessage, Request
 
 # ----- the people of shared/examples/taibaihu.yaml -----------------------------------------
@@ -36,6 +40,26 @@ STAFF_NAMES: dict[int, str] = {
 }
 
 _NUMBER = re.compile(r"#(\d+)")
+WEBHOOK_SECRET = "a-long-random-webhook-secret"
+
+
+# ----- webhook calls, as Telegram makes them -------------------------------------------------
+
+def message_update(update_id: int, user: int, text: str) -> dict[str, Any]:
+    """A private text message as Telegram posts it to a webhook."""
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text,
+        "chat": {"id": user, "type": "private", "first_name": "居民"},
+        "from": {"id": user, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"},
+    }}
+
+
+async def serve_webhook(intake: DurableIntake) -> tuple[web.AppRunner, str]:
+    """The webhook of one process on a free port, checking WEBHOOK_SECRET; (runner, url)."""
+    runner = web.AppRunner(webhook_app(intake, "/hook", WEBHOOK_SECRET))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
 
 
 # ----- reading messages ----------------------------------------------------------------------

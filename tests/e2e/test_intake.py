@@ -8,38 +8,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from bot.emulator import BotApiEmulator
 from bot.emulator_client import EmulatorClient
 from bot.harness import Harness
-from bot.webhook import SECRET_HEADER, webhook_app
+from bot.webhook import SECRET_HEADER
 from routing.desk import Person
-
-SECRET = "a-long-random-webhook-secret"
-
-
-def message_update(update_id: int, user: int, text: str) -> dict[str, Any]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text,
-        "chat": {"id": user, "type": "private", "first_name": "居民"},
-        "from": {"id": user, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"},
-    }}
-
-
-async def serve_webhook(bot: Harness) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(webhook_app(bot.app.intake, "/hook", SECRET))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}/hook"
+from tests.e2e.helpers import WEBHOOK_SECRET, message_update, serve_webhook
 
 
 async def requests_of(bot: Harness, user: int) -> list[str]:
@@ -52,7 +31,7 @@ async def test_a_webhook_call_without_the_secret_is_refused_and_not_processed(
     user = 6001
     await bot.client.add_user(user, "居民")
     await bot.app.desk.bind(Person(user, "居民"), "SY-1")
-    runner, url = await serve_webhook(bot)
+    runner, url = await serve_webhook(bot.app.intake)
     try:
         async with aiohttp.ClientSession() as http:
             for headers in ({}, {SECRET_HEADER: "wrong"}):
@@ -60,7 +39,7 @@ async def test_a_webhook_call_without_the_secret_is_refused_and_not_processed(
                                      headers=headers) as response:
                     assert response.status == 401
             async with http.post(url, json=message_update(700002, user, "门口路灯坏了"),
-                                 headers={SECRET_HEADER: SECRET}) as response:
+                                 headers={SECRET_HEADER: WEBHOOK_SECRET}) as response:
                 assert response.status == 200
         await bot.client.wait_for_message(user, "已收到您的诉求")
         await bot.settle()
@@ -75,13 +54,13 @@ async def test_the_same_update_twice_and_out_of_order_makes_one_request_each(
     user = 6002
     await bot.client.add_user(user, "居民")
     await bot.app.desk.bind(Person(user, "居民"), "SY-2")
-    runner, url = await serve_webhook(bot)
+    runner, url = await serve_webhook(bot.app.intake)
     try:
         async with aiohttp.ClientSession() as http:
             for update_id, text in ((710002, "二号"), (710001, "一号"), (710002, "二号"),
                                     (710001, "一号"), (710002, "二号")):
                 async with http.post(url, json=message_update(update_id, user, text),
-                                     headers={SECRET_HEADER: SECRET}) as response:
+                                     headers={SECRET_HEADER: WEBHOOK_SECRET}) as response:
                     assert response.status == 200
         await bot.settle()
         assert sorted(await requests_of(bot, user)) == ["一号", "二号"]

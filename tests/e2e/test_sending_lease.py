@@ -9,8 +9,10 @@ it receives and announces them to the leader. When the leader goes away, another
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -25,11 +27,12 @@ from bot.emulator import BotApiEmulator
 from bot.emulator_client import EmulatorClient
 from bot.limiter import COUNTED_METHODS
 from bot.settings import Settings, example_config
-from bot.webhook import SECRET_HEADER, webhook_app
+from bot.webhook import SECRET_HEADER
 from routing.desk import Incoming, Person
 from storage.db import create_engine
 from storage.lease import AdvisoryLease
 from storage.models import Request
+from tests.e2e.helpers import WEBHOOK_SECRET, message_update, serve_webhook
 
 pytestmark = pytest.mark.postgres
 RESIDENT = 6401
@@ -39,6 +42,26 @@ WORKER = 100001  # 陈亮, worker of SY-1
 def _postgres_only(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite allows one process, which always sends")
+
+
+@contextlib.asynccontextmanager
+async def _two_processes(database_url: str) -> AsyncIterator[tuple[EmulatorClient, App, App]]:
+    """The emulator and two whole programs on one database, as two processes would be;
+    neither started yet. Everything is closed afterwards, whatever a test closed already."""
+    _postgres_only(database_url)
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    client = EmulatorClient(url)
+    settings = Settings(telegram_token=SecretStr(emulator.token), telegram_api_url=url,
+                        database_url=database_url, config=example_config())
+    first, second = await build_app(settings), await build_app(settings)
+    try:
+        yield client, first, second
+    finally:
+        await first.close()
+        await second.close()
+        await client.close()
+        await emulator.stop()
 
 
 async def test_one_lease_holder_at_a_time_and_a_successor_when_it_goes(
@@ -72,14 +95,7 @@ async def test_one_lease_holder_at_a_time_and_a_successor_when_it_goes(
 async def test_only_one_process_sends_and_another_takes_over(
     database_url: str, tmp_path: object,
 ) -> None:
-    _postgres_only(database_url)
-    emulator = BotApiEmulator()
-    url = await emulator.start()
-    client = EmulatorClient(url)
-    settings = Settings(telegram_token=SecretStr(emulator.token), telegram_api_url=url,
-                        database_url=database_url, config=example_config())
-    first, second = await build_app(settings), await build_app(settings)
-    try:
+    async with _two_processes(database_url) as (client, first, second):
         for uid in (RESIDENT, RESIDENT + 1, WORKER):
             await client.add_user(uid, str(uid))
         await first.start_background()
@@ -98,11 +114,6 @@ async def test_only_one_process_sends_and_another_takes_over(
         await second.desk.submit(other, Incoming("单元门门禁刷不开"))
         await client.wait_for_message(RESIDENT + 1, "已收到您的诉求", timeout=20)
         assert second.sender.lease.held
-    finally:
-        await first.close()
-        await second.close()
-        await client.close()
-        await emulator.stop()
 
 
 class _CountPosts(BaseRequestMiddleware):
@@ -117,27 +128,11 @@ class _CountPosts(BaseRequestMiddleware):
         return await make_request(bot, method)
 
 
-async def _serve(app: App) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(webhook_app(app.intake, "/hook", "secret-of-this-bot"))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-
-
-def _update(update_id: int, user: int, text_: str) -> dict[str, Any]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text_,
-        "chat": {"id": user, "type": "private", "first_name": "居民"},
-        "from": {"id": user, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"},
-    }}
-
-
 async def _post_all(updates: list[tuple[str, dict[str, Any]]]) -> None:
     async with aiohttp.ClientSession() as http:
         async def one(url: str, update: dict[str, Any]) -> None:
             async with http.post(url, json=update,
-                                 headers={SECRET_HEADER: "secret-of-this-bot"}) as response:
+                                 headers={SECRET_HEADER: WEBHOOK_SECRET}) as response:
                 assert response.status == 200
 
         await asyncio.gather(*(one(url, update) for url, update in updates))
@@ -157,13 +152,12 @@ async def test_webhook_calls_to_a_standby_are_answered_by_the_leader_within_the_
     whichever process it reached, is handled once, by the leader, and the bot as a whole keeps
     the limits. Before the standby only recorded, each process answered its own share, each
     at 30 a second: twice what Telegram allows."""
-    _postgres_only(database_url)
-    emulator = BotApiEmulator()
-    url = await emulator.start()
-    client = EmulatorClient(url)
-    settings = Settings(telegram_token=SecretStr(emulator.token), telegram_api_url=url,
-                        database_url=database_url, config=example_config())
-    leader, standby = await build_app(settings), await build_app(settings)
+    async with _two_processes(database_url) as (client, leader, standby):
+        await _leader_answers_for_the_standby(client, leader, standby)
+
+
+async def _leader_answers_for_the_standby(client: EmulatorClient, leader: App,
+                                          standby: App) -> None:
     counts = {}
     for name, app in (("leader", leader), ("standby", standby)):
         counts[name] = _CountPosts()
@@ -179,16 +173,18 @@ async def test_webhook_calls_to_a_standby_are_answered_by_the_leader_within_the_
         assert leader.sender.lease is not None and standby.sender.lease is not None
         await _until(lambda: leader.sender.lease.held, 10, "the first process never led")
         await standby.start_background()
+        hooks = []
         for app in (leader, standby):
-            runner, hook = await _serve(app)
+            runner, hook = await serve_webhook(app.intake)
             runners.append(runner)
-        hooks = [f"http://127.0.0.1:{r.addresses[0][1]}/hook" for r in runners]
+            hooks.append(hook)
         # Each resident asks for help (a direct reply) and reports something, at once, half
         # of the calls reaching each process.
         updates = []
         for n, uid in enumerate(residents):
-            updates.append((hooks[n % 2], _update(900_000 + 2 * n, uid, "/help")))
-            updates.append((hooks[(n + 1) % 2], _update(900_001 + 2 * n, uid, f"{n}号路灯不亮")))
+            updates.append((hooks[n % 2], message_update(900_000 + 2 * n, uid, "/help")))
+            report = message_update(900_001 + 2 * n, uid, f"{n}号路灯不亮")
+            updates.append((hooks[(n + 1) % 2], report))
         await _post_all(updates)
         for uid in residents:
             await client.wait_for_message(uid, "使用说明", timeout=60)
@@ -204,7 +200,7 @@ async def test_webhook_calls_to_a_standby_are_answered_by_the_leader_within_the_
         await leader.close()  # the leader goes; the standby takes over and finds the rest
         late = residents[0]
         seen = max(m["message_id"] for m in await client.bot_messages(late))
-        await _post_all([(hooks[1], _update(901_000, late, "三单元的门禁刷不开了"))])
+        await _post_all([(hooks[1], message_update(901_000, late, "三单元的门禁刷不开了"))])
         await client.wait_for_message(late, "已收到您的诉求", after=seen, timeout=30)
         assert standby.sender.lease.held
         async with standby.uow() as uow:
@@ -213,7 +209,3 @@ async def test_webhook_calls_to_a_standby_are_answered_by_the_leader_within_the_
     finally:
         for runner in runners:
             await runner.cleanup()
-        await leader.close()
-        await standby.close()
-        await client.close()
-        await emulator.stop()
