@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -49,13 +49,20 @@ class Timers:
         s.add_job(self.wake_job, "date", id="catch-up", misfire_grace_time=None)
         s.add_job(self.wake_job, "interval", seconds=SAFETY_SWEEP_S, id="safety-sweep",
                   misfire_grace_time=None, coalesce=True)
-        s.add_job(self.audit, "interval", seconds=AUDIT_EVERY_S, id="audit",
-                  misfire_grace_time=None, coalesce=True)
-        s.add_job(self.housekeeping, "cron", hour=3, minute=30, id="housekeeping",
-                  misfire_grace_time=6 * 3600, coalesce=True)
+        s.add_job(self._leader_only(self.audit), "interval", seconds=AUDIT_EVERY_S,
+                  id="audit", misfire_grace_time=None, coalesce=True)
+        s.add_job(self._leader_only(self.housekeeping), "cron", hour=3, minute=30,
+                  id="housekeeping", misfire_grace_time=6 * 3600, coalesce=True)
         at = self.digest.desk.config.digest_at
-        s.add_job(self.daily, "cron", hour=at.hour, minute=at.minute, id="digest",
-                  misfire_grace_time=3600, coalesce=True)
+        s.add_job(self._leader_only(self.daily), "cron", hour=at.hour, minute=at.minute,
+                  id="digest", misfire_grace_time=3600, coalesce=True)
+
+    def _leader_only(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """A scheduled job that a standby skips (the sweeps skip in tick())."""
+        async def run() -> None:
+            if self.leading():
+                await job()
+        return run
 
     def consider(self, step_at: datetime | None) -> None:
         """After a commit that stored a step: wake earlier if it falls before the armed one.
@@ -114,16 +121,12 @@ class Timers:
         await self.rearm()
 
     async def daily(self) -> None:
-        if not self.leading():
-            return
         day = self.digest.due_day(self.clockwork.clock())
         if day is not None:
             await self.digest.run(day)
 
     async def housekeeping(self) -> None:
         """Nightly: drop delivered messages after 30 days and handled updates after 7."""
-        if not self.leading():
-            return
         now = self.clockwork.clock()
         async with self.clockwork.desk.uow() as uow:
             sent = await uow.outbox.purge_finished(now - OUTBOX_KEEP)
@@ -132,8 +135,6 @@ class Timers:
         log.info("housekeeping: removed %s old messages and %s old updates", sent, updates)
 
     async def audit(self) -> None:
-        if not self.leading():
-            return
         problems = await self.clockwork.audit_and_alarm()
         if problems:
             log.error("audit: %s request(s) have no future step: %s", len(problems),
