@@ -69,6 +69,7 @@ _EMOJI_WORDS: Final = {"🆘": " 救命 "}
 _NOT_KEPT: Final = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _ASCII_WORD: Final = re.compile(r"[0-9a-z]+")
 _CJK: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_LATIN_WORD: Final = re.compile(r"[a-z]+")
 
 # A negation right before an urgent cue (没有煤气味, 闻不到煤气味, 没着火), allowing a verb
 # of perception in between; 有没有 / 是不是 are questions and must stay alarming.
@@ -289,7 +290,7 @@ class Classifier:
 
     def classify(self, text: str) -> Classification:
         """Return category, urgency, confidence and the keywords that decided them."""
-        norm = normalize(text)
+        norm = self._spell_pinyin(normalize(text))
         if not norm:
             return self._verdict(self._fallback, Urgency.NORMAL, 0.0, ())
         hits = self._hits(norm)
@@ -460,6 +461,42 @@ class Classifier:
             if span is not None:
                 hits[(span[0], span[1], term.text)] = _Hit(span[0], span[1], term)
         return list(hits.values())
+
+    def _spell_pinyin(self, text: str) -> str:
+        """Write keywords typed as pinyin in characters (dian ti huai le -> 电梯坏了 le):
+        residents who cannot pick characters send the letters, and everything after this
+        (keywords, jieba, both models) reads characters.
+
+        One latin word a syllable, each run spelt as the longest category keyword it sounds
+        like (the keywords matched for homophone typos). A keyword of urgency alone, or an
+        urgent one of two syllables, stays in letters: ni yao sha is 你要啥 far more often than
+        你要杀; three syllables (mei qi wei, 煤气味) are rarely anything else.
+        """
+        words = [(m.start(), m.end(), m.group()) for m in _LATIN_WORD.finditer(text)]
+        if len(words) < 2 or not self._by_sound:
+            return text
+        spelt: list[tuple[int, int, str]] = []
+        i = 0
+        while i < len(words):
+            best: _Term | None = None
+            for term, sounds in self._by_sound.get(words[i][2], ()):
+                n = len(term.text)
+                if (
+                    _spellable(term)
+                    and i + n <= len(words)
+                    and all(words[i + k][2] in sounds[k] for k in range(1, n))
+                    and (best is None or n > len(best.text))
+                ):
+                    best = term
+            if best is None:
+                i += 1
+                continue
+            n = len(best.text)
+            spelt.append((words[i][0], words[i + n - 1][1], best.text))
+            i += n
+        for start, end, chars in reversed(spelt):
+            text = text[:start] + chars + text[end:]
+        return text
 
     def _sound_hits(self, text: str) -> Iterator[_Hit]:
         """Yield keywords written with a homophone typo (电题 for 电梯) where no keyword stands.
@@ -655,6 +692,13 @@ class _Sounds:
             for syllable in readings[0]:
                 index.setdefault(syllable, []).append((term, readings))
         return {s: tuple(ts) for s, ts in index.items()}
+
+
+def _spellable(term: _Term) -> bool:
+    """Whether pinyin that sounds like this keyword may be written as it (see _spell_pinyin)."""
+    urgent = any(dim == _URGENCY and group == "urgent" for dim, group, _ in term.entries)
+    return any(dim == _CATEGORIES for dim, _, _ in term.entries) and (
+        not urgent or len(term.text) >= 3)
 
 
 def _toneless(reading: str) -> str:

@@ -355,6 +355,21 @@ def test_homophone_typos_are_matched_by_pinyin() -> None:
     assert "物业" not in classifier.classify("午夜还在施工").matched
 
 
+def test_keywords_typed_in_pinyin_are_read_as_characters() -> None:
+    pytest.importorskip("pypinyin", reason="pypinyin is a dependency: pip install -e .")
+    classifier = _classifier()
+    lift = classifier.classify("dian ti you huai le, 2 hao lou, wo men zhu 18 lou")
+    assert (lift.category, lift.matched) == ("property_repair", ("电梯又坏",))
+    assert classifier.classify("wo jia ting dian le").category == "utilities"
+    gas = classifier.classify("wo jia you mei qi wei")
+    assert (gas.category, gas.urgency) == ("utilities", Urgency.URGENT)
+    # Two syllables that sound like a danger word are mostly something else (你要啥).
+    assert classifier.classify("ni yao sha").urgency is not Urgency.URGENT
+    # English is left as it is, even where its words are pinyin syllables.
+    english = "he is on the way, can you help me find a man"
+    assert classifier.classify(english).matched == ()
+
+
 def test_the_shipped_keywords_file_is_valid_yaml_with_every_category() -> None:
     data = yaml.safe_load(
         (Path(__file__).resolve().parents[2] / "routing/data/keywords.yaml").read_text("utf-8")
