@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,7 +54,7 @@ class DurableIntake:
         if lease is not None:
             lease.listen(INBOX_CHANNEL, self._announced)
         self._stopping = asyncio.Event()
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._turns = _Turns()  # one user's updates one at a time, in order
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reading = asyncio.Lock()  # announcements are read in the order they came
@@ -136,11 +136,9 @@ class DurableIntake:
         return True
 
     async def _handle(self, update_id: int, payload: dict[str, Any], first: bool) -> None:
-        # One user's updates are handled one at a time, in order; asyncio.Lock is FIFO-fair.
-        lock = self._locks.setdefault(_sender_of(payload), asyncio.Lock())
         error: str | None = None
         try:
-            async with lock:
+            async with self._turns.of(_sender_of(payload)):
                 update = Update.model_validate(payload, context={"bot": self.bot})
                 await self.dispatcher.feed_update(self.bot, update, first_delivery=first)
         except Exception as exc:  # the errors router already answered the user politely
@@ -201,6 +199,32 @@ class DurableIntake:
             removed = await uow.inbox.purge_done(self.clock() - keep)
             await uow.session.commit()
         return removed
+
+
+class _Turns:
+    """Each user's turn: their updates are handled one at a time, in the order they started
+    waiting (asyncio.Lock is FIFO-fair). A user's lock goes when none of theirs waits, so a
+    long run does not keep one for everyone who ever wrote."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, user: int) -> AsyncIterator[None]:
+        lock, waiting = self._locks.get(user, (asyncio.Lock(), 0))
+        self._locks[user] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._locks[user]
+            if waiting == 1:
+                del self._locks[user]
+            else:
+                self._locks[user] = (lock, waiting - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def _sender_of(payload: dict[str, Any]) -> int:
