@@ -38,6 +38,30 @@ UNIT_COLUMN = {
     "district": Request.district_id,
 }
 
+# The statements every new request runs, built once: building one costs as much CPU as
+# executing it, and a statement object keeps its cache key (see bench/intake.py).
+_DUPLICATE_CANDIDATES = (
+    select(Request.id, Request.text)
+    .where(Request.grid_id == bindparam("grid"), Request.category == bindparam("category"),
+           Request.state.in_(ACTIVE_STATES), Request.duplicate_of.is_(None),
+           Request.created_at >= bindparam("since"), Request.id != bindparam("exclude"))
+    .order_by(Request.id)
+    .limit(50)
+)
+_COUNT_LINKED = select(func.count()).where(Request.duplicate_of == bindparam("original"))
+_RESIDENT_ACTIVITY = (
+    select(RequestEvent.action, func.count())
+    .where(RequestEvent.actor_id == bindparam("actor"), RequestEvent.at >= bindparam("since"),
+           RequestEvent.action.in_(("submitted", "detail")))
+    .group_by(RequestEvent.action)
+)
+_STAFF_OF_UNIT = (
+    select(Staff)
+    .where(Staff.unit_kind == bindparam("kind"), Staff.unit_id == bindparam("unit"),
+           Staff.active.is_(True))
+    .order_by(Staff.id)
+)
+
 
 class RequestRepository:
     """Requests, their attachments, timelines and the messages that point at them."""
@@ -65,15 +89,9 @@ class RequestRepository:
                                    exclude: int) -> Sequence[tuple[int, str]]:
         """(number, text) of the open requests of the same grid and category since `since`
         that others may join; only what comparing needs, so the whole rows are not loaded."""
-        query = (
-            select(Request.id, Request.text)
-            .where(Request.grid_id == grid_id, Request.category == category,
-                   Request.state.in_(ACTIVE_STATES), Request.duplicate_of.is_(None),
-                   Request.created_at >= since, Request.id != exclude)
-            .order_by(Request.id)
-            .limit(50)
-        )
-        return [(number, text) for number, text in await self.session.execute(query)]
+        rows = await self.session.execute(_DUPLICATE_CANDIDATES, {
+            "grid": grid_id, "category": category, "since": since, "exclude": exclude})
+        return [(number, text) for number, text in rows]
 
     async def linked_to(self, original_id: int) -> Sequence[Request]:
         query = select(Request).where(Request.duplicate_of == original_id).order_by(Request.id)
@@ -81,8 +99,8 @@ class RequestRepository:
 
     async def count_linked_to(self, original_id: int) -> int:
         """How many requests are linked to `original_id` (without loading them)."""
-        query = select(func.count()).where(Request.duplicate_of == original_id)
-        return int((await self.session.execute(query)).scalar_one())
+        result = await self.session.execute(_COUNT_LINKED, {"original": original_id})
+        return int(result.scalar_one())
 
     async def corrections(self) -> Sequence[tuple[str, str]]:
         """(request text, correction note) for every recorded category correction."""
@@ -100,13 +118,9 @@ class RequestRepository:
 
     async def resident_activity(self, resident_id: int, since: datetime) -> tuple[int, int]:
         """(requests submitted, messages sent) by a resident since `since`, for flood control."""
-        query = (
-            select(RequestEvent.action, func.count())
-            .where(RequestEvent.actor_id == str(resident_id), RequestEvent.at >= since,
-                   RequestEvent.action.in_(("submitted", "detail")))
-            .group_by(RequestEvent.action)
-        )
-        counts: dict[str, int] = {action: n for action, n in await self.session.execute(query)}
+        rows = await self.session.execute(
+            _RESIDENT_ACTIVITY, {"actor": str(resident_id), "since": since})
+        counts: dict[str, int] = {action: n for action, n in rows}
         return counts.get("submitted", 0), sum(counts.values())
 
     async def latest_active_of(self, resident_id: int) -> Request | None:
@@ -337,12 +351,8 @@ class StaffRepository:
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def of_unit(self, unit_kind: str, unit_id: str) -> Sequence[Staff]:
-        query = (
-            select(Staff)
-            .where(Staff.unit_kind == unit_kind, Staff.unit_id == unit_id, Staff.active.is_(True))
-            .order_by(Staff.id)
-        )
-        return (await self.session.execute(query)).scalars().all()
+        result = await self.session.execute(_STAFF_OF_UNIT, {"kind": unit_kind, "unit": unit_id})
+        return result.scalars().all()
 
     async def all(self) -> Sequence[Staff]:
         return (await self.session.execute(select(Staff).order_by(Staff.id))).scalars().all()
