@@ -1,14 +1,14 @@
 """The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
 
 What the classifier learnt from (the keywords were tuned on it, both models trained on it):
-tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, five sets that were held
+tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, six sets that were held
 out first and read only after their scores were reported (requests_holdout.jsonl to
-requests_holdout5.jsonl), and five sets written for training by writers who saw neither the
+requests_holdout6.jsonl), and five sets written for training by writers who saw neither the
 classifier nor any other set (requests_train_a to _e.jsonl: older residents and dialect,
 younger residents and slang, the boundaries between categories, urgent messages beside
 alarming ones that are not, a month of everyday messages).
 
-What it is measured on: tests/data/requests_holdout6.jsonl, 480 messages written by
+What it is measured on: tests/data/requests_holdout7.jsonl, 479 messages written by
 someone who had not seen the classifier, its keywords or any other set, and never read: only
 its summary figures were looked at, once, for the version shipped. Each held-out set is used
 this way once; the next round of tuning needs a new one.
@@ -46,23 +46,22 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 TUNE = DATA / "requests_tune.jsonl"
 FIRST_HOLDOUT = DATA / "requests_holdout.jsonl"
 DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
-READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5)]
+READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6)]
 TRAIN_SETS = sorted(DATA.glob("requests_train_*.jsonl"))
 TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS, *READ_HOLDOUTS, *TRAIN_SETS]
-HOLDOUT = DATA / "requests_holdout6.jsonl"
+HOLDOUT = DATA / "requests_holdout7.jsonl"
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# Measured on the held-out part (requests_holdout6, 480 messages, 57 urgent; winter, villages
-# turned into communities, a few English and pinyin messages), once, for the version shipped:
-# macro-F1 0.929, accuracy 0.929, urgent recall 0.912 (52/57), urgent precision 0.684 (52/76).
-# Keywords alone: 0.824, recall 0.684, precision 0.722; the previous round's models (trained
-# without holdout5): 0.921, recall 0.860, precision 0.690. The issue's target for macro-F1
-# (0.90) is met on this set; urgent recall (0.98) and precision (0.80) are NOT. These floors
-# only keep what there is.
-HOLDOUT_MACRO_F1 = 0.91
-HOLDOUT_ACCURACY = 0.91
+# Measured on the held-out part (requests_holdout7, 479 messages, 58 urgent; summer and the
+# rainy season, a dozen English and five pinyin messages), once, for the version shipped:
+# macro-F1 0.879, accuracy 0.879, urgent recall 0.914 (53/58), urgent precision 0.662 (53/80).
+# Keywords alone: 0.765, recall 0.655, precision 0.691; the previous round's models: 0.861,
+# recall 0.862, precision 0.658. NONE of the issue's targets (0.90, 0.98, 0.80) is met on
+# this set. These floors only keep what there is.
+HOLDOUT_MACRO_F1 = 0.86
+HOLDOUT_ACCURACY = 0.86
 HOLDOUT_URGENT_RECALL = 0.89
-HOLDOUT_URGENT_PRECISION = 0.65
+HOLDOUT_URGENT_PRECISION = 0.63
 # Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
 TUNE_MACRO_F1 = 0.97
 TUNE_URGENT_RECALL = 0.97
