@@ -65,7 +65,7 @@ _ENTRY_KEYS: Final = ("words", "phrases")
 _GAP_SPLIT: Final = re.compile("|".join(re.escape(m) for m in GAP_MARKS))
 
 # Emoji are stripped, but a few carry a message a resident may send on its own.
-_EMOJI_WORDS: Final = {"🆘": " 救命 "}
+_EMOJI_WORDS: Final = {"🆘": " sos "}
 _NOT_KEPT: Final = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _ASCII_WORD: Final = re.compile(r"[0-9a-z]+")
 _CJK: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -86,6 +86,12 @@ _HYPOTHETICAL: Final = re.compile(
     "|要是|假如|真要|真$"  # 真着火了都跑不出去 imagines a fire; 真的着火了 reports one
 )
 _CONTEXT_CHARS: Final = 4
+# "If" opens a clause that imagines what it names (要是发现邻居煤气中毒, 第一步该干啥): it
+# cancels an urgent cue anywhere later in the same clause, not only right before it.
+_IF_CLAUSE: Final = re.compile("万一|要是|如果|假如|假设|一旦")
+_CLAUSE_CHARS: Final = 12
+# A cue followed by "or" is one option in a question (是先打119还是先找物业).
+_CHOICE_AFTER: Final = re.compile(r"^(?:还是|或者|或是)")
 # What makes a number an address or an amount rather than a call to 110, 119 or 120.
 _NUMBER_UNIT: Final = re.compile(
     r" ?(?:室|号|栋|楼|层|单元|户|元|块|米|平|斤|公斤|个|天|分|秒|次|路|岁)")
@@ -801,9 +807,13 @@ def _score(text: str, hits: list[_Hit], dim: int) -> tuple[dict[str, float], dic
 
 
 def _cancelled(text: str, hit: _Hit) -> bool:
-    """Tell whether an urgent cue is negated (没有煤气味) or only feared (容易摔倒)."""
+    """Tell whether an urgent cue is negated (没有煤气味), only feared (容易摔倒) or imagined
+    (要是发现邻居煤气中毒), or one option of a question (打119还是找物业)."""
     before = text[max(0, hit.start - _CONTEXT_CHARS) : hit.start].rsplit(" ", 1)[-1]
     if _HYPOTHETICAL.search(before):
+        return True
+    clause = text[max(0, hit.start - _CLAUSE_CHARS) : hit.start].rsplit(" ", 1)[-1]
+    if _IF_CLAUSE.search(clause) or _CHOICE_AFTER.match(text, hit.end):
         return True
     if _NEGATED.search(before) and not before.endswith(_QUESTION_NOT_NEGATION):
         return True
