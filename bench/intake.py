@@ -10,6 +10,9 @@ disabled, so what is measured is the program, not Telegram's 30 messages a secon
 scenario runs in its own process so that peak memory (max RSS) is its own, and the emulator
 runs in a process of its own too, as Telegram's servers do not share the bot's CPU
 (`--same-process` puts it back in the bot's process, as it was measured at first).
+
+A third bot, the echo bot that also copies each message to a worker's chat, is the floor for
+huying's traffic: what aiogram alone costs to take one message in and send two out.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from bot.emulator import BotApiEmulator  # noqa: E402
 from bot.emulator_client import EmulatorClient  # noqa: E402
 
 CONCURRENCY = 64
+ECHO_WORKER = 9_999
+"""The worker's chat the echo bot copies each message to in the "echo2" scenario."""
 
 
 @contextlib.asynccontextmanager
@@ -123,12 +128,17 @@ def summary(name: str, started: float, sent: dict[str, float], done: dict[str, f
             "wall_s": finished - started}
 
 
-async def run_echo(total: int, residents: int, same_process: bool) -> dict[str, Any]:
+async def run_echo(total: int, residents: int, same_process: bool,
+                   worker: bool = False) -> dict[str, Any]:
     async with telegram(same_process) as (url, token):
-        return await _run_echo(total, residents, url, token)
+        return await _run_echo(total, residents, url, token, worker)
 
 
-async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[str, Any]:
+async def _run_echo(total: int, residents: int, url: str, token: str,
+                    worker: bool) -> dict[str, Any]:
+    """The bare echo bot; with `worker`, each message is also sent on to a worker's chat: the
+    two messages huying sends for a request, with no database, no classifier and no outbox
+    (what aiogram alone costs for huying's traffic)."""
     from aiogram import Bot, Dispatcher
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
@@ -138,6 +148,7 @@ async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[st
     messages = messages_for(residents, total)
     for user in sorted({u for u, _ in messages}):
         await client.add_user(user, "居民")
+    await client.add_user(ECHO_WORKER, "网格员")
     done: dict[str, float] = {}
     bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
     dp = Dispatcher()
@@ -145,6 +156,8 @@ async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[st
     @dp.message()
     async def echo(message: Message) -> None:
         await message.answer(message.text or "")
+        if worker:
+            await bot.send_message(ECHO_WORKER, message.text or "")
         done[message.text or ""] = time.perf_counter()
 
     polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
@@ -152,7 +165,8 @@ async def _run_echo(total: int, residents: int, url: str, token: str) -> dict[st
     sent = await inject(client, messages)
     while len(done) < total:
         await asyncio.sleep(0.05)
-    result = summary("aiogram echo bot", started, sent, done, cpu_started)
+    name = "echo + worker's copy" if worker else "aiogram echo bot"
+    result = summary(name, started, sent, done, cpu_started)
     await dp.stop_polling()
     await polling
     await bot.session.close()
@@ -229,8 +243,9 @@ async def _run_huying(total: int, residents: int, database_url: str, url: str,
 
 
 def scenario(args: argparse.Namespace) -> dict[str, Any]:
-    if args.scenario == "echo":
-        return asyncio.run(run_echo(args.requests, args.residents, args.same_process))
+    if args.scenario in ("echo", "echo2"):
+        return asyncio.run(run_echo(args.requests, args.residents, args.same_process,
+                                    worker=args.scenario == "echo2"))
     return asyncio.run(run_huying(args.requests, args.residents, args.scenario,
                                   args.same_process))
 
@@ -248,7 +263,7 @@ def main() -> None:
         print(json.dumps(scenario(args)))
         return
     folder = tempfile.mkdtemp()
-    scenarios = ["echo", f"sqlite+aiosqlite:///{folder}/intake.db"]
+    scenarios = ["echo", "echo2", f"sqlite+aiosqlite:///{folder}/intake.db"]
     if args.pg:
         scenarios.append(args.pg)
     results = []
