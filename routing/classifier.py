@@ -84,6 +84,7 @@ _GONE_AFTER: Final = re.compile(r"^(?:已经)?(?:没了|没有了|散了|消失�
 _HYPOTHETICAL: Final = re.compile(
     "容易|怕|担心|万一|以免|防止|避免|预防|差点|差一点|险些|小心|注意|以防|如果|一旦|出了|会不会"
     "|要是|假如|真要|真$"  # 真着火了都跑不出去 imagines a fire; 真的着火了 reports one
+    "|还是直接|还是先"  # 该打物业电话还是直接打119 asks which to call
 )
 _CONTEXT_CHARS: Final = 4
 # "If" opens a clause that imagines what it names (要是发现邻居煤气中毒, 第一步该干啥): it
