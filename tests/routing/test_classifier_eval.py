@@ -1,19 +1,21 @@
 """The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
 
 What the classifier learnt from (the keywords were tuned on it, both models trained on it):
-tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, eight sets that were held
+tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, nine sets that were held
 out first and read only after their scores were reported (requests_holdout.jsonl to
-requests_holdout8.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
+requests_holdout9.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
 policy_inquiry/normal by its writer, were relabelled low as taxonomy.md has it before it
-joined), and thirteen sets written for training by writers who saw neither the classifier nor
-any other set (requests_train_a to _m.jsonl: older residents and dialect, younger residents
+joined), and nineteen sets written for training by writers who saw neither the classifier nor
+any other set (requests_train_a to _s.jsonl: older residents and dialect, younger residents
 and slang, the boundaries between categories, urgent messages beside alarming ones that are
 not, a month of everyday messages, the same dangers on both sides of the urgency line, the
 category boundaries a keyword misreads, winter in old compounds, new high-rise estates,
-villages turned into communities, a market street, summer storms, and many kinds of writer
-with 120 messages in English).
+villages turned into communities, a market street, summer storms, many kinds of writer with
+120 messages in English, and six sets of the same dangers on both sides of the urgency line:
+public hazards, the elderly and the sick, fire and gas, violence and scams, water and
+weather, children and vulnerable people outside).
 
-What it is measured on: tests/data/requests_holdout9.jsonl, 482 messages written by
+What it is measured on: tests/data/requests_holdout10.jsonl, 479 messages written by
 someone who had not seen the classifier, its keywords or any other set, and never read: only
 its summary figures were looked at, once, for the version shipped. Each held-out set is used
 this way once; the next round of tuning needs a new one.
@@ -51,25 +53,23 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 TUNE = DATA / "requests_tune.jsonl"
 FIRST_HOLDOUT = DATA / "requests_holdout.jsonl"
 DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
-READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6, 7, 8)]
+READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6, 7, 8, 9)]
 TRAIN_SETS = sorted(DATA.glob("requests_train_*.jsonl"))
 TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS, *READ_HOLDOUTS, *TRAIN_SETS]
-HOLDOUT = DATA / "requests_holdout9.jsonl"
+HOLDOUT = DATA / "requests_holdout10.jsonl"
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# Measured on the held-out part (requests_holdout9, 482 messages, 58 urgent; spring in a
-# riverside district with an industrial park, a port, old villages and a tourist street), once,
-# for the version shipped: macro-F1 0.925, accuracy 0.925, urgent recall 0.983 (57/58), urgent
-# precision 0.606 (57/94). Keywords alone: 0.744, recall 0.672, precision 0.619; the previous
-# round's classifier: 0.911, recall 1.0, precision 0.586. Macro-F1 (0.90) and urgent recall
-# (0.98) meet the issue's targets on this set; urgent precision (0.80) does not. Cues added
-# after reading its mistakes (a tilted manhole cover people keep falling at, 看不见了 and
-# 开大火 that held 不见了 and 大火, a gas joint already tightened) make it recall 1.0 and
-# precision 0.637, not blind. The floors keep what there is.
-HOLDOUT_MACRO_F1 = 0.90
-HOLDOUT_ACCURACY = 0.90
-HOLDOUT_URGENT_RECALL = 0.96
-HOLDOUT_URGENT_PRECISION = 0.58
+# Measured on the held-out part (requests_holdout10, 479 messages, 58 urgent; early winter
+# around a big hospital, a railway station, nursing homes and a metro line under
+# construction), once, for the version shipped: macro-F1 0.932, accuracy 0.931, urgent recall
+# 0.897 (52/58), urgent precision 0.712 (52/73). Keywords alone: 0.786, recall 0.690,
+# precision 0.784; the previous round's classifier: 0.931, recall 0.897, precision 0.693.
+# Macro-F1 meets the issue's target (0.90); urgent recall (0.98) and precision (0.80) do not.
+# The floors keep what there is.
+HOLDOUT_MACRO_F1 = 0.91
+HOLDOUT_ACCURACY = 0.91
+HOLDOUT_URGENT_RECALL = 0.87
+HOLDOUT_URGENT_PRECISION = 0.69
 # Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
 TUNE_MACRO_F1 = 0.97
 TUNE_URGENT_RECALL = 0.97
@@ -113,8 +113,8 @@ def test_tune_scores_stay_above_their_floors() -> None:
 
 def test_a_verdict_marked_for_review_is_less_often_right_than_the_rest() -> None:
     report = _report(HOLDOUT)
-    # 17-26% of the read held-out sets are flagged, 28% of holdout9, whose industrial park,
-    # port and spring festivals the keywords cover least.
+    # 17-28% of the held-out sets are flagged: most where the keywords cover the wording
+    # least (holdout9's industrial park, port and spring festivals).
     assert 0 < report.review_count < report.total * 0.3
     flagged_accuracy = report.review_correct / report.review_count
     assert report.confident_accuracy is not None

@@ -87,6 +87,37 @@ def test_keyword_urgency_does_not_need_the_model() -> None:
     assert verdict.urgent_by_model is None
 
 
+def _sure(probability: float) -> UrgencyModel:
+    """A model that gives every text the same probability of being urgent."""
+    import math
+
+    return UrgencyModel(weights={}, bias=math.log(probability / (1 - probability)))
+
+
+def test_a_model_all_but_sure_overrules_one_weak_cue() -> None:
+    text = "救护车天天从这条路过 能不能别拉警报 太吵了"  # 救护车, and nothing else
+    assert Classifier(Taxonomy(), KeywordSet.defaults()).classify(text).urgency is Urgency.URGENT
+    doubting = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=_sure(1e-4))
+    assert doubting.classify(text).urgency is Urgency.NORMAL
+    # Only when it is all but sure: at one in a hundred the cue stands.
+    unsure = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=_sure(0.01))
+    assert unsure.classify(text).urgency is Urgency.URGENT
+
+
+@pytest.mark.parametrize("text", ["楼道里一股煤气味", "厨房着火了 快来人", "俺娘摔倒了起不来",
+                                  "对门老太太家叫门不应 两天没见人了"])
+def test_firm_danger_cues_are_never_overruled(text: str) -> None:
+    doubting = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=_sure(1e-6))
+    assert doubting.classify(text).urgency is Urgency.URGENT
+
+
+def test_an_overruled_question_is_low_as_a_question_is() -> None:
+    text = "请问小区有没有急救培训 想学学"  # 急救 is a danger cue
+    assert Classifier(Taxonomy(), KeywordSet.defaults()).classify(text).urgency is Urgency.URGENT
+    doubting = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=_sure(1e-6))
+    assert doubting.classify(text).urgency is Urgency.LOW
+
+
 def _org_file(tmp_path: Path, extra: str) -> Path:
     source = Path(__file__).resolve().parents[2] / "bot" / "data" / "taibaihu.yaml"
     path = tmp_path / "org.yaml"
