@@ -15,7 +15,7 @@ villages turned into communities, a market street, summer storms, many kinds of 
 public hazards, the elderly and the sick, fire and gas, violence and scams, water and
 weather, children and vulnerable people outside).
 
-What it is measured on: tests/data/requests_holdout10.jsonl, 479 messages written by
+What it is measured on: tests/data/requests_holdout11.jsonl, 485 messages written by
 someone who had not seen the classifier, its keywords or any other set, and never read: only
 its summary figures were looked at, once, for the version shipped. Each held-out set is used
 this way once; the next round of tuning needs a new one.
@@ -56,22 +56,22 @@ DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
 READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6, 7, 8, 9)]
 TRAIN_SETS = sorted(DATA.glob("requests_train_*.jsonl"))
 TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS, *READ_HOLDOUTS, *TRAIN_SETS]
-HOLDOUT = DATA / "requests_holdout10.jsonl"
+HOLDOUT = DATA / "requests_holdout11.jsonl"
+READ_NOT_YET_TRAINED = DATA / "requests_holdout10.jsonl"
+"""Read after round 9; it joins TRAINING when the models are next retrained."""
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# Measured on the held-out part (requests_holdout10, 479 messages, 58 urgent; early winter
-# around a big hospital, a railway station, nursing homes and a metro line under
-# construction), once, for the version shipped: macro-F1 0.932, accuracy 0.931, urgent recall
-# 0.897 (52/58), urgent precision 0.712 (52/73). Keywords alone: 0.786, recall 0.690,
-# precision 0.784; the previous round's classifier: 0.931, recall 0.897, precision 0.693.
-# Macro-F1 meets the issue's target (0.90); urgent recall (0.98) and precision (0.80) do not.
-# A cue added after reading its mistakes (an inspection well left without a cover, unless it
-# has been covered since) makes it recall 0.914 and precision 0.716, not blind. The floors
-# keep what there is.
+# Measured on the held-out part (requests_holdout11, 485 messages, 58 urgent; late spring in a
+# county town just made a district: a boarding school, a reservoir, orchards, an industrial
+# estate), once, for the version shipped (round 9's classifier with its cue fixes: in round 10
+# cross-validation found no gain in four more training sets, so nothing changed): macro-F1
+# 0.934, accuracy 0.934, urgent recall 0.931 (54/58), urgent precision 0.740 (54/73).
+# Keywords alone: 0.789, recall 0.793, precision 0.697. Macro-F1 meets the issue's target
+# (0.90); urgent recall (0.98) and precision (0.80) do not. The floors keep what there is.
 HOLDOUT_MACRO_F1 = 0.91
 HOLDOUT_ACCURACY = 0.91
-HOLDOUT_URGENT_RECALL = 0.87
-HOLDOUT_URGENT_PRECISION = 0.69
+HOLDOUT_URGENT_RECALL = 0.91
+HOLDOUT_URGENT_PRECISION = 0.72
 # Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
 TUNE_MACRO_F1 = 0.97
 TUNE_URGENT_RECALL = 0.97
@@ -170,7 +170,7 @@ def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
 
 def test_no_message_is_in_two_sets() -> None:
     seen: Counter[str] = Counter()
-    for path in [*TRAINING, HOLDOUT]:
+    for path in [*TRAINING, READ_NOT_YET_TRAINED, HOLDOUT]:
         seen.update({r.text for r in load_rows(path)})
     assert [t for t, n in seen.items() if n > 1] == []
 
