@@ -84,15 +84,16 @@ _GONE_AFTER: Final = re.compile(r"^(?:已经)?(?:没了|没有了|散了|消失�
 _HYPOTHETICAL: Final = re.compile(
     "容易|怕|担心|万一|以免|防止|避免|预防|差点|差一点|险些|小心|注意|以防|如果|一旦|出了|会不会"
     "|要是|假如|真要|真$"  # 真着火了都跑不出去 imagines a fire; 真的着火了 reports one
-    "|还是直接|还是先"  # 该打物业电话还是直接打119 asks which to call
 )
 _CONTEXT_CHARS: Final = 4
 # "If" opens a clause that imagines what it names (要是发现邻居煤气中毒, 第一步该干啥): it
 # cancels an urgent cue anywhere later in the same clause, not only right before it.
 _IF_CLAUSE: Final = re.compile("万一|要是|如果|假如|假设|一旦")
 _CLAUSE_CHARS: Final = 12
-# A cue followed by "or" is one option in a question (是先打119还是先找物业).
+# A cue after or before "or" is one option in a question (是先打119还是先找物业,
+# 该打物业电话还是直接打119).
 _CHOICE_AFTER: Final = re.compile(r"^(?:还是|或者|或是)")
+_CHOICE_BEFORE: Final = re.compile("还是直接|还是先")
 # What makes a number an address or an amount rather than a call to 110, 119 or 120.
 _NUMBER_UNIT: Final = re.compile(
     r" ?(?:室|号|栋|楼|层|单元|户|元|块|米|平|斤|公斤|个|天|分|秒|次|路|岁)")
@@ -113,6 +114,8 @@ DEFAULT_EXAMPLE_WEIGHT: Final = 0.25
 """How much the n-grams learnt from the examples count: a keyword of weight 1 is worth a
 log-likelihood gap of 4 (a factor of about 55)."""
 DEFAULT_MODEL_WEIGHT: Final = 2.0
+"""How much the category model counts: a keyword of weight 1 is worth a log-probability gap
+of 0.5. Chosen by cross-validation on the training sets (1 and 4 both did worse)."""
 DEFAULT_FIRM_CUES: Final = 4.5
 """Danger cues (with who is at risk, less what says it is over) scoring this much make a
 request urgent whatever the urgency model says: a gas smell, a fire, a fall."""
@@ -122,8 +125,6 @@ DEFAULT_OVERRULE_BELOW: Final = 0.001
 13,200 training messages: it kept 474 of 475 urgent messages the cues and the model found
 (recall 0.988 -> 0.985) and dropped 59 of 182 false alarms (precision 0.72 -> 0.79): 救命 about
 the square dancers, 要是发现邻居煤气中毒 asked in advance, a fire put out yesterday."""
-"""How much the category model counts: a keyword of weight 1 is worth a log-probability gap
-of 0.5. Chosen by cross-validation on the training sets (1 and 4 both did worse)."""
 DEFAULT_REVIEW_THRESHOLD: Final = 0.3
 """Confidence below which a verdict is ``needs_review`` (待确认): on the held-out set 15% of
 the verdicts fall below it, and 70% of those name the right category against 94% of the rest
@@ -332,13 +333,13 @@ class Classifier:
         faulty = any(cid not in NON_FAULT_CATEGORIES for cid in cat_scores)
         urgency = self._urgency(category, urg_scores, faulty)
         by_model = None
-        if self._urgency_model is not None:
+        firm = urgency is Urgency.URGENT and _danger(urg_scores) >= self._firm_cues
+        if self._urgency_model is not None and not firm:
             urgent, probability = self._urgency_model.urgent(norm)
             if urgency is not Urgency.URGENT and urgent:
                 # The cues did not see danger; the model learnt from labelled requests may.
                 urgency, by_model = Urgency.URGENT, probability
-            elif (urgency is Urgency.URGENT and probability < self._overrule_below
-                  and _danger(urg_scores) < self._firm_cues):
+            elif urgency is Urgency.URGENT and probability < self._overrule_below:
                 # One weak cue the model has all but never seen in an emergency: 救命 about
                 # the square dancers, 出车祸 in last year's story.
                 urgency = self._urgency(category, {**urg_scores, "urgent": 0.0}, faulty)
@@ -833,7 +834,7 @@ def _cancelled(text: str, hit: _Hit) -> bool:
     """Tell whether an urgent cue is negated (没有煤气味), only feared (容易摔倒) or imagined
     (要是发现邻居煤气中毒), or one option of a question (打119还是找物业)."""
     before = text[max(0, hit.start - _CONTEXT_CHARS) : hit.start].rsplit(" ", 1)[-1]
-    if _HYPOTHETICAL.search(before):
+    if _HYPOTHETICAL.search(before) or _CHOICE_BEFORE.search(before):
         return True
     clause = text[max(0, hit.start - _CLAUSE_CHARS) : hit.start].rsplit(" ", 1)[-1]
     if _IF_CLAUSE.search(clause) or _CHOICE_AFTER.match(text, hit.end):

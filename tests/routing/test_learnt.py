@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,6 @@ def test_keyword_urgency_does_not_need_the_model() -> None:
 
 def _sure(probability: float) -> UrgencyModel:
     """A model that gives every text the same probability of being urgent."""
-    import math
-
     return UrgencyModel(weights={}, bias=math.log(probability / (1 - probability)))
 
 
