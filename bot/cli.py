@@ -105,7 +105,11 @@ def _train(files: list[Path], output: Path | None, *, urgency: bool) -> int:
     rows = [row for path in sorted(set(files)) for row in load_rows(path)]
     model: UrgencyModel | CategoryModel
     if urgency:
-        model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
+        try:
+            model = train((normalize(row.text), row.urgency == "urgent") for row in rows)
+        except RuntimeError as error:  # scikit-learn is not installed
+            print(error, file=sys.stderr)
+            return 2
         output = output or Path("urgency_model.json")
         what = f"{sum(row.urgency == 'urgent' for row in rows)} urgent"
     else:

@@ -119,12 +119,6 @@ of 0.5. Chosen by cross-validation on the training sets (1 and 4 both did worse)
 DEFAULT_FIRM_CUES: Final = 4.5
 """Danger cues (with who is at risk, less what says it is over) scoring this much make a
 request urgent whatever the urgency model says: a gas smell, a fire, a fall."""
-DEFAULT_OVERRULE_BELOW: Final = 0.001
-"""Below this probability the urgency model overrules danger cues weaker than
-``DEFAULT_FIRM_CUES``. Chosen by cross-validation over the eight read held-out sets with
-13,200 training messages: it kept 474 of 475 urgent messages the cues and the model found
-(recall 0.988 -> 0.985) and dropped 59 of 182 false alarms (precision 0.72 -> 0.79): 救命 about
-the square dancers, 要是发现邻居煤气中毒 asked in advance, a fire put out yesterday."""
 DEFAULT_REVIEW_THRESHOLD: Final = 0.3
 """Confidence below which a verdict is ``needs_review`` (待确认): on the held-out set 15% of
 the verdicts fall below it, and 70% of those name the right category against 94% of the rest
@@ -249,7 +243,9 @@ class Classifier:
     ``DEFAULT_EXAMPLE_WEIGHT``) is how much the n-grams learnt from the examples count next to
     the keywords; 0 turns them off. ``category_model`` and ``model_weight`` (default
     ``DEFAULT_MODEL_WEIGHT``) do the same for a category model learnt from labelled requests
-    (routing/learnt.py); ``urgency_model`` is a second opinion on urgency.
+    (routing/learnt.py); ``urgency_model`` is a second opinion on urgency: it may call a
+    request urgent, and below ``overrule_below`` (default: the model's own) it overrules danger
+    cues weaker than ``firm_cues``.
     """
 
     def __init__(
@@ -266,7 +262,7 @@ class Classifier:
         category_model: CategoryModel | None = None,
         model_weight: float = DEFAULT_MODEL_WEIGHT,
         firm_cues: float = DEFAULT_FIRM_CUES,
-        overrule_below: float = DEFAULT_OVERRULE_BELOW,
+        overrule_below: float | None = None,
     ) -> None:
         self._taxonomy = taxonomy
         self._category_order = {cid: i for i, cid in enumerate(taxonomy.ids)}
@@ -297,7 +293,9 @@ class Classifier:
         self._category_model = category_model if model_weight > 0 else None
         self._model_weight = model_weight
         self._firm_cues = firm_cues
-        self._overrule_below = overrule_below
+        # The level belongs to the model's calibration: each model file carries its own.
+        self._overrule_below = (overrule_below if overrule_below is not None
+                                else urgency_model.overrule_below if urgency_model else 0.0)
 
     @property
     def taxonomy(self) -> Taxonomy:

@@ -1,9 +1,9 @@
 """The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
 
 What the classifier learnt from (the keywords were tuned on it, both models trained on it):
-tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, nine sets that were held
+tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, ten sets that were held
 out first and read only after their scores were reported (requests_holdout.jsonl to
-requests_holdout9.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
+requests_holdout10.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
 policy_inquiry/normal by its writer, were relabelled low as taxonomy.md has it before it
 joined), and nineteen sets written for training by writers who saw neither the classifier nor
 any other set (requests_train_a to _s.jsonl: older residents and dialect, younger residents
@@ -15,10 +15,11 @@ villages turned into communities, a market street, summer storms, many kinds of 
 public hazards, the elderly and the sick, fire and gas, violence and scams, water and
 weather, children and vulnerable people outside).
 
-What it is measured on: tests/data/requests_holdout11.jsonl, 485 messages written by
-someone who had not seen the classifier, its keywords or any other set, and never read: only
-its summary figures were looked at, once, for the version shipped. Each held-out set is used
-this way once; the next round of tuning needs a new one.
+What it is measured on: tests/data/requests_holdout11.jsonl and requests_holdout12.jsonl,
+485 and 479 messages written by someone who had not seen the classifier, its keywords or any
+other set, and never read: only their summary figures were looked at, for the versions
+shipped. A held-out set stays unread; once its mistakes are read it joins the training sets
+and the next round of tuning needs a new one.
 The floors below sit a little under what was measured, so that a regression fails CI; they
 never sit above it.
 """
@@ -53,25 +54,37 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 TUNE = DATA / "requests_tune.jsonl"
 FIRST_HOLDOUT = DATA / "requests_holdout.jsonl"
 DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
-READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6, 7, 8, 9)]
+READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in range(2, 11)]
 TRAIN_SETS = sorted(DATA.glob("requests_train_*.jsonl"))
 TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS, *READ_HOLDOUTS, *TRAIN_SETS]
-HOLDOUT = DATA / "requests_holdout11.jsonl"
-READ_NOT_YET_TRAINED = DATA / "requests_holdout10.jsonl"
-"""Read after round 9; it joins TRAINING when the models are next retrained."""
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# Measured on the held-out part (requests_holdout11, 485 messages, 58 urgent; late spring in a
-# county town just made a district: a boarding school, a reservoir, orchards, an industrial
-# estate), once, for the version shipped (round 9's classifier with its cue fixes: in round 10
-# cross-validation found no gain in four more training sets, so nothing changed): macro-F1
-# 0.934, accuracy 0.934, urgent recall 0.931 (54/58), urgent precision 0.740 (54/73).
-# Keywords alone: 0.789, recall 0.793, precision 0.697. Macro-F1 meets the issue's target
-# (0.90); urgent recall (0.98) and precision (0.80) do not. The floors keep what there is.
-HOLDOUT_MACRO_F1 = 0.91
-HOLDOUT_ACCURACY = 0.91
-HOLDOUT_URGENT_RECALL = 0.91
-HOLDOUT_URGENT_PRECISION = 0.72
+# The held-out parts, each measured once for the version shipped, never read.
+# holdout11 (485 messages, 58 urgent; late spring in a county town just made a district: a
+# boarding school, a reservoir, orchards, an industrial estate). Round 10 measured round 9's
+# classifier on it: macro-F1 0.934, accuracy 0.934, urgent recall 0.931 (54/58), precision
+# 0.740 (54/73). Round 11 measured the tf-idf urgency model (chosen by cross-validation over
+# the read sets): macro-F1 0.934, accuracy 0.934, recall 0.931 (54/58), precision 0.783 (54/69).
+# holdout12 (479 messages, 56 urgent; late summer in an old coal-mining town: subsidence
+# wetland, resettlement estates, a coal-chemical plant, a lakeside night market), written
+# after the round 11 classifier was chosen: macro-F1 0.952, accuracy 0.952, recall 0.964
+# (54/56), precision 0.794 (54/68); round 10's classifier there: 0.943, recall 0.946,
+# precision 0.768. Keywords alone: 0.802, recall 0.661, precision 0.698.
+# Macro-F1 meets the issue's target (0.90); urgent recall (0.98) and precision (0.80) do not.
+# The floors keep what there is.
+@dataclass(frozen=True)
+class Floors:
+    macro_f1: float
+    accuracy: float
+    urgent_recall: float
+    urgent_precision: float
+
+
+HOLDOUT_FLOORS = {
+    DATA / "requests_holdout11.jsonl": Floors(0.91, 0.91, 0.91, 0.76),
+    DATA / "requests_holdout12.jsonl": Floors(0.93, 0.93, 0.94, 0.77),
+}
+HOLDOUTS = list(HOLDOUT_FLOORS)
 # Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
 TUNE_MACRO_F1 = 0.97
 TUNE_URGENT_RECALL = 0.97
@@ -92,17 +105,19 @@ def _report(path: Path) -> Report:
 # ----- the classifier on the labelled sets ---------------------------------------------------
 
 
-def test_held_out_category_scores_stay_above_their_floors() -> None:
-    report = _report(HOLDOUT)
-    assert report.macro_f1 >= HOLDOUT_MACRO_F1, report.render()
-    assert report.accuracy >= HOLDOUT_ACCURACY, report.render()
+@pytest.mark.parametrize("path", HOLDOUTS, ids=lambda p: p.name)
+def test_held_out_category_scores_stay_above_their_floors(path: Path) -> None:
+    report, floors = _report(path), HOLDOUT_FLOORS[path]
+    assert report.macro_f1 >= floors.macro_f1, report.render()
+    assert report.accuracy >= floors.accuracy, report.render()
 
 
-def test_held_out_urgent_recall_and_precision_stay_above_their_floors() -> None:
-    report = _report(HOLDOUT)
+@pytest.mark.parametrize("path", HOLDOUTS, ids=lambda p: p.name)
+def test_held_out_urgent_recall_and_precision_stay_above_their_floors(path: Path) -> None:
+    report, floors = _report(path), HOLDOUT_FLOORS[path]
     assert report.urgent_recall is not None and report.urgent_precision is not None
-    assert report.urgent_recall >= HOLDOUT_URGENT_RECALL, report.render()
-    assert report.urgent_precision >= HOLDOUT_URGENT_PRECISION, report.render()
+    assert report.urgent_recall >= floors.urgent_recall, report.render()
+    assert report.urgent_precision >= floors.urgent_precision, report.render()
 
 
 def test_tune_scores_stay_above_their_floors() -> None:
@@ -113,8 +128,9 @@ def test_tune_scores_stay_above_their_floors() -> None:
     assert report.urgent_precision >= TUNE_URGENT_PRECISION, report.render()
 
 
-def test_a_verdict_marked_for_review_is_less_often_right_than_the_rest() -> None:
-    report = _report(HOLDOUT)
+@pytest.mark.parametrize("path", HOLDOUTS, ids=lambda p: p.name)
+def test_a_verdict_marked_for_review_is_less_often_right_than_the_rest(path: Path) -> None:
+    report = _report(path)
     # 17-28% of the held-out sets are flagged: most where the keywords cover the wording
     # least (holdout9's industrial park, port and spring festivals).
     assert 0 < report.review_count < report.total * 0.3
@@ -132,7 +148,7 @@ def _all_rows() -> list[Row]:
 
 
 def test_the_labelled_set_has_the_shape_the_issue_asks_for() -> None:
-    for rows in (_all_rows(), load_rows(HOLDOUT)):
+    for rows in (_all_rows(), *(load_rows(p) for p in HOLDOUTS)):
         assert len(rows) >= 400
         per_category = Counter(r.category for r in rows)
         assert set(per_category) == CATEGORY_IDS
@@ -143,20 +159,21 @@ def test_the_labelled_set_has_the_shape_the_issue_asks_for() -> None:
     assert min(Counter(r.category for r in _all_rows()).values()) >= 40
 
 
-def test_the_held_out_set_has_enough_urgent_rows_to_measure_recall() -> None:
-    assert sum(r.urgency == Urgency.URGENT for r in load_rows(HOLDOUT)) >= 50
+@pytest.mark.parametrize("path", HOLDOUTS, ids=lambda p: p.name)
+def test_the_held_out_set_has_enough_urgent_rows_to_measure_recall(path: Path) -> None:
+    assert sum(r.urgency == Urgency.URGENT for r in load_rows(path)) >= 50
 
 
 def test_the_shipped_models_learnt_from_the_training_sets_only() -> None:
     # Retrain with `huying classify --train-urgency` and `--train-category` on TRAINING
-    # (README); never on HOLDOUT.
+    # (README); never on HOLDOUTS.
     training = sum(len(load_rows(p)) for p in TRAINING)
     assert UrgencyModel.default().trained_on == training
     assert CategoryModel.default().trained_on == training
     assert set(CategoryModel.default().categories) == CATEGORY_IDS
 
 
-@pytest.mark.parametrize("path", [*TRAINING, HOLDOUT], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*TRAINING, *HOLDOUTS], ids=lambda p: p.name)
 def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
     rows = load_rows(path)
     assert rows
@@ -164,13 +181,13 @@ def test_every_row_uses_the_taxonomy_ids(path: Path) -> None:
     assert {r.urgency for r in rows} <= {u.value for u in Urgency}
     # Questions never need anyone to hurry (checked where we own the labels: a held-out set
     # is scored as its writer labelled it).
-    if path != HOLDOUT:
+    if path not in HOLDOUT_FLOORS:
         assert all(r.urgency == "low" for r in rows if r.category == "policy_inquiry")
 
 
 def test_no_message_is_in_two_sets() -> None:
     seen: Counter[str] = Counter()
-    for path in [*TRAINING, READ_NOT_YET_TRAINED, HOLDOUT]:
+    for path in [*TRAINING, *HOLDOUTS]:
         seen.update({r.text for r in load_rows(path)})
     assert [t for t, n in seen.items() if n > 1] == []
 

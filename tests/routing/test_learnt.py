@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,49 @@ def test_a_broken_model_file_is_refused_with_the_reason(text: str) -> None:
         UrgencyModel.from_json(text, "urgency model")
 
 
+def test_a_weighted_feature_without_its_idf_is_refused() -> None:
+    stored = json.loads(_model().to_json())
+    del stored["idf"][next(iter(stored["weights"]))]
+    with pytest.raises(ValueError, match="idf"):
+        UrgencyModel.from_json(json.dumps(stored))
+
+
+def test_a_model_of_the_first_format_still_reads_as_a_plain_sum() -> None:
+    stored = json.dumps({"format": "huying-urgency-model/1", "bias": -1.0, "threshold": 0.4,
+                         "ngram": 2, "weights": {"火": 2.0, "着火": 3.0}})
+    model = UrgencyModel.from_json(stored)
+    assert model.idf is None and model.overrule_below == 0.001
+    assert model.probability("着火了") == pytest.approx(1 / (1 + math.exp(-4.0)))
+    assert json.loads(model.to_json())["format"] == "huying-urgency-model/1"
+
+
+def test_a_message_is_scaled_to_length_one_before_the_weights_apply() -> None:
+    # 楼道着火 has the features 楼 道 着 火 and their pairs; the model knows 火 and three
+    # others, all of idf 1: length 2, so 火's weight of 4 counts 2.
+    model = UrgencyModel(weights={"火": 4.0}, bias=0.0,
+                         idf={"火": 1.0, "楼": 1.0, "道": 1.0, "楼道": 1.0})
+    assert model.probability("火") == pytest.approx(1 / (1 + math.exp(-4.0)))
+    assert model.probability("楼道火") == pytest.approx(1 / (1 + math.exp(-2.0)))
+    # Features it does not know change nothing; a text with none gets the bias alone.
+    assert model.probability("火车站") == model.probability("火")
+    assert model.probability("电梯") == 0.5
+
+
+def test_rare_features_weigh_more_and_one_seen_once_is_left_out() -> None:
+    model = _model()
+    assert model.idf is not None
+    # 阳台 is in four of the examples, 护栏 in three, 爬 in one.
+    assert model.idf["阳台"] < model.idf["护栏"]
+    assert "爬" not in model.idf and "爬" not in model.weights
+
+
+def test_training_without_scikit_learn_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    with pytest.raises(RuntimeError, match=r"huying\[train\]"):
+        _model()
+
+
 def test_the_classifier_calls_urgent_what_only_the_model_sees() -> None:
     text = "护栏外面有个孩子"
     plain = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=None)
@@ -101,6 +145,21 @@ def test_a_model_all_but_sure_overrules_one_weak_cue() -> None:
     # Only when it is all but sure: at one in a hundred the cue stands.
     unsure = Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=_sure(0.01))
     assert unsure.classify(text).urgency is Urgency.URGENT
+
+
+def test_the_overrule_level_is_the_models_own_unless_given() -> None:
+    text = "救护车天天从这条路过 能不能别拉警报 太吵了"
+    calibrated = UrgencyModel(weights={}, bias=math.log(0.01 / 0.99), overrule_below=0.05)
+    assert Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=calibrated).classify(
+        text).urgency is Urgency.NORMAL
+    assert Classifier(Taxonomy(), KeywordSet.defaults(), urgency_model=calibrated,
+                      overrule_below=0.001).classify(text).urgency is Urgency.URGENT
+
+
+def test_the_shipped_model_is_scaled_and_carries_its_overrule_level() -> None:
+    shipped = UrgencyModel.default()
+    assert shipped.idf is not None and set(shipped.weights) <= set(shipped.idf)
+    assert shipped.overrule_below == 0.05 and shipped.threshold == 0.45
 
 
 @pytest.mark.parametrize("text", ["楼道里一股煤气味", "厨房着火了 快来人", "俺娘摔倒了起不来",
