@@ -1,9 +1,9 @@
 """The classifier measured on the labelled sets of tests/data, and the evaluation module itself.
 
 What the classifier learnt from (the keywords were tuned on it, both models trained on it):
-tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, ten sets that were held
+tests/data/requests_tune.jsonl, the four requests_dev*.jsonl sets, twelve sets that were held
 out first and read only after their scores were reported (requests_holdout.jsonl to
-requests_holdout10.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
+requests_holdout12.jsonl; in holdout7 seven requests for a certificate or a reply, labelled
 policy_inquiry/normal by its writer, were relabelled low as taxonomy.md has it before it
 joined), and nineteen sets written for training by writers who saw neither the classifier nor
 any other set (requests_train_a to _s.jsonl: older residents and dialect, younger residents
@@ -15,10 +15,9 @@ villages turned into communities, a market street, summer storms, many kinds of 
 public hazards, the elderly and the sick, fire and gas, violence and scams, water and
 weather, children and vulnerable people outside).
 
-What it is measured on: tests/data/requests_holdout11.jsonl and requests_holdout12.jsonl,
-485 and 479 messages written by someone who had not seen the classifier, its keywords or any
-other set, and never read: only their summary figures were looked at, for the versions
-shipped. A held-out set stays unread; once its mistakes are read it joins the training sets
+What it is measured on: tests/data/requests_holdout13.jsonl, 479 messages written by
+someone who had not seen the classifier, its keywords or any other set, and never read: only
+its summary figures were looked at, once, for the version shipped. A held-out set stays unread; once its mistakes are read it joins the training sets
 and the next round of tuning needs a new one.
 The floors below sit a little under what was measured, so that a regression fails CI; they
 never sit above it.
@@ -54,24 +53,23 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 TUNE = DATA / "requests_tune.jsonl"
 FIRST_HOLDOUT = DATA / "requests_holdout.jsonl"
 DEV_SETS = sorted(DATA.glob("requests_dev*.jsonl"))
-READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in range(2, 11)]
+READ_HOLDOUTS = [DATA / f"requests_holdout{n}.jsonl" for n in range(2, 13)]
 TRAIN_SETS = sorted(DATA.glob("requests_train_*.jsonl"))
 TRAINING = [TUNE, FIRST_HOLDOUT, *DEV_SETS, *READ_HOLDOUTS, *TRAIN_SETS]
 CATEGORY_IDS = {c.id for c in DEFAULT_CATEGORIES}
 
-# The held-out parts, each measured once for the version shipped, never read.
-# holdout11 (485 messages, 58 urgent; late spring in a county town just made a district: a
-# boarding school, a reservoir, orchards, an industrial estate). Round 10 measured round 9's
-# classifier on it: macro-F1 0.934, accuracy 0.934, urgent recall 0.931 (54/58), precision
-# 0.740 (54/73). Round 11 measured the tf-idf urgency model (chosen by cross-validation over
-# the read sets): macro-F1 0.934, accuracy 0.934, recall 0.931 (54/58), precision 0.783 (54/69).
-# holdout12 (479 messages, 56 urgent; late summer in an old coal-mining town: subsidence
-# wetland, resettlement estates, a coal-chemical plant, a lakeside night market), written
-# after the round 11 classifier was chosen: macro-F1 0.952, accuracy 0.952, recall 0.964
-# (54/56), precision 0.794 (54/68); round 10's classifier there: 0.943, recall 0.946,
-# precision 0.768. Keywords alone: 0.802, recall 0.661, precision 0.698.
+# The held-out part, never read: holdout13 (479 messages, 56 urgent; the Spring Festival in
+# an old canal town: courtyard houses, vendors' rented rooms, a temple fair, coal stoves,
+# firecrackers, frozen pipes). Measured once for the version shipped (round 12: the tf-idf
+# urgency model trained on holdout11 and 12 too, and the cues read in their mistakes):
+# macro-F1 0.915, accuracy 0.914, urgent recall 0.893 (50/56), urgent precision 0.769 (50/65).
+# Keywords alone: 0.761, recall 0.625, precision 0.700. Earlier classifiers on the same set:
+# round 10's 0.915, recall 0.911, precision 0.810; round 11's 0.910, 0.893, 0.794.
 # Macro-F1 meets the issue's target (0.90); urgent recall (0.98) and precision (0.80) do not.
 # The floors keep what there is.
+# Rounds 10 and 11 were measured on holdout11 and holdout12, now in TRAINING: round 9's
+# classifier on holdout11 gave 0.934, recall 0.931 (54/58), precision 0.740; round 11's gave
+# 0.934, 0.931, 0.783, and on holdout12 0.952, 0.964 (54/56), 0.794.
 @dataclass(frozen=True)
 class Floors:
     macro_f1: float
@@ -81,8 +79,7 @@ class Floors:
 
 
 HOLDOUT_FLOORS = {
-    DATA / "requests_holdout11.jsonl": Floors(0.91, 0.91, 0.91, 0.76),
-    DATA / "requests_holdout12.jsonl": Floors(0.93, 0.93, 0.94, 0.77),
+    DATA / "requests_holdout13.jsonl": Floors(0.90, 0.90, 0.87, 0.75),
 }
 HOLDOUTS = list(HOLDOUT_FLOORS)
 # Measured on the tune part: macro-F1 0.998, urgent recall 1.0, urgent precision 0.95.
