@@ -27,9 +27,12 @@ same length (l2) before the weights apply. Summed plainly, a long story full of 
 (a wheelchair user left in the stairwell, wires hanging for charging, a theft that is over)
 piled up a probability near 1 however the story ended; scaled, the features that say what kind
 of message it is count as much as the number of alarming ones. In cross-validation over the
-read held-out sets this lifted urgent precision at the same recall by four to six points. Its
-weights are fitted by scikit-learn's logistic regression (the optional `train` extra); reading
-a model needs nothing but this module.
+read held-out sets this lifted urgent precision at the same recall by four to six points; on
+three blind sets the gain was smaller (the same 158 of 170 urgent messages, 42 false alarms
+against 47). Its weights are fitted by scikit-learn's logistic regression (the optional
+`train` extra); reading a model needs nothing but this module. Stored weights and idf are
+rounded and the smallest weights dropped: on every labelled message that moves a probability
+by less than 0.004 and changes no decision.
 """
 
 from __future__ import annotations
