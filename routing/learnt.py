@@ -243,7 +243,7 @@ class CategoryModel(_Stored):
 
     @classmethod
     def from_json(cls, text: str, source: str = "category model") -> CategoryModel:
-        data = _read(text, source, _CATEGORY_FORMAT, "--train-category")
+        data = _read(text, source, (_CATEGORY_FORMAT,), "--train-category")
         bias, weights = data.get("bias"), data.get("weights")
         if not isinstance(bias, dict) or not bias or not all(
                 isinstance(b, int | float) for b in bias.values()):
@@ -278,37 +278,24 @@ def train(
     and a missed one costs more than a false alarm. The same rows give the same model.
     """
     try:
-        from scipy.sparse import csr_matrix
+        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         raise RuntimeError("training the urgency model needs scikit-learn: "
                            "pip install 'huying[train]'") from None
-    data = [(features(text, ngram), urgent) for text, urgent in rows]
+    data = list(rows)
     if not any(urgent for _, urgent in data) or all(urgent for _, urgent in data):
         raise ValueError("training needs both urgent and non-urgent examples")
-    counts: dict[str, int] = {}
-    for found, _ in data:
-        for f in found:
-            counts[f] = counts.get(f, 0) + 1
-    # Sorted, so that the same rows give the same columns and the same model.
-    vocabulary = sorted(f for f, n in counts.items() if n >= min_count)
-    column = {f: i for i, f in enumerate(vocabulary)}
-    # Smoothed as in scikit-learn's TfidfVectorizer: as if one more message held every feature.
-    idf = {f: math.log((1 + len(data)) / (1 + counts[f])) + 1 for f in vocabulary}
-    values: list[float] = []
-    columns: list[int] = []
-    starts = [0]
-    for found, _ in data:
-        known = sorted(column[f] for f in found if f in column)
-        length = math.sqrt(sum(idf[vocabulary[i]] ** 2 for i in known)) or 1.0
-        values += [idf[vocabulary[i]] / length for i in known]
-        columns += known
-        starts.append(len(columns))
-    matrix = csr_matrix((values, columns, starts), shape=(len(data), len(vocabulary)))
-    labels = [int(urgent) for _, urgent in data]
+    # Each feature counts its idf (smoothed: as if one more message held every feature), and
+    # each message is scaled to length 1: what UrgencyModel.probability computes again.
+    vectorizer = TfidfVectorizer(analyzer=lambda text: features(text, ngram), binary=True,
+                                 min_df=min_count)
+    matrix = vectorizer.fit_transform([text for text, _ in data])
     fit = LogisticRegression(C=c, class_weight={0: 1.0, 1: urgent_weight}, max_iter=5000)
-    fit.fit(matrix, labels)
-    weights = {f: float(w) for f, w in zip(vocabulary, fit.coef_[0], strict=True)}
+    fit.fit(matrix, [int(urgent) for _, urgent in data])
+    vocabulary = vectorizer.get_feature_names_out()
+    weights = {str(f): float(w) for f, w in zip(vocabulary, fit.coef_[0], strict=True)}
+    idf = {str(f): float(x) for f, x in zip(vocabulary, vectorizer.idf_, strict=True)}
     return UrgencyModel(weights=weights, bias=float(fit.intercept_[0]), threshold=threshold,
                         trained_on=len(data), ngram=ngram, idf=idf,
                         overrule_below=overrule_below)
@@ -375,8 +362,7 @@ def _dump(data: dict[str, Any]) -> str:
     return text + "}\n"
 
 
-def _read(text: str, source: str, formats: str | tuple[str, ...], option: str) -> dict[str, Any]:
-    formats = (formats,) if isinstance(formats, str) else formats
+def _read(text: str, source: str, formats: tuple[str, ...], option: str) -> dict[str, Any]:
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as error:
